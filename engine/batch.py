@@ -1,0 +1,259 @@
+"""Deciding a batch of rows: histories, decisions, bundle lines and partial summaries.
+
+A batch holds every row of the persons it decides (the cluster layer makes sure of
+that), so each person's history here is complete.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from typing import Iterable, NamedTuple
+
+from engine import layout
+from engine.bundle import (
+    blank_eligibility, condensed_line, eligibility_cells, join_eligibility,
+    possible_other_p64,
+)
+from engine.decide import ADDITIONAL_RELIEF_CHECKS, REDUCTION, Case, Decision, decide
+from engine.history import TRIM, Person, PersonFacts
+from engine.naming import county_folder
+from engine.policy import DISMISS_ALL_PROP64, CountyPolicy
+from engine.dates import add_years
+from engine.reader import key_shard
+from engine.summary import CountySummary
+
+RECENT_YEARS = 7
+
+
+class Settings(NamedTuple):
+    """What every batch of a run is decided with."""
+
+    compute_at: datetime.date
+    default_policy: CountyPolicy
+    policies: dict[str, CountyPolicy]
+    """Per-county policies by county folder name; the default covers the rest."""
+    counties: frozenset[str] | None
+    """County folder names to decide, or None for every county."""
+    all_results: bool
+    """Whether to produce `All_Results` lines for every row (single-county runs)."""
+
+    def policy_for(self, folder: str) -> CountyPolicy:
+        return self.policies.get(folder, self.default_policy)
+
+    def decides(self, folder: str) -> bool:
+        return bool(folder) and (self.counties is None or folder in self.counties)
+
+
+class DecisionRecord(NamedTuple):
+    """One decided conviction, as the Parquet decisions dataset holds it."""
+
+    subject: str
+    cii_number: str
+    county: str
+    cnt_order: str
+    case_numbers: str
+    code_section: str
+    section: str
+    felony: bool
+    disposition_date: datetime.date | None
+    determination: str
+    reason: str
+    check: int
+    conviction_count: int
+    prop64_count: int
+    deceased: bool
+    pc290_registration: bool
+
+
+class BatchResult:
+    """What deciding a batch produced, keyed by county name (trimmed, upper case)."""
+
+    def __init__(self):
+        self.prop64_lines: dict[str, list[tuple[int, bytes]]] = {}
+        self.all_lines: list[tuple[int, bytes]] = []
+        self.condensed_lines: list[tuple[int, bytes]] = []
+        self.decisions: dict[str, list[DecisionRecord]] = {}
+        self.summaries: dict[str, CountySummary] = {}
+        self.counties_seen: set[str] = set()
+        self.decided_by_shard: dict[int, int] = {}
+        self.passed_by_shard: dict[int, int] = {}
+        self.subjects: list[bytes] = []
+
+
+def subject_hash(subject: bytes) -> int:
+    """Return a stable 63-bit hash of a SUBJECT_ID, the same in every process."""
+    return int.from_bytes(hashlib.blake2b(subject, digest_size=8).digest(), "little") >> 1
+
+
+def evaluate(rows: Iterable[tuple[int, bytes, list[bytes]]], settings: Settings) -> BatchResult:
+    """Decide every Prop 64 conviction in the rows of complete persons."""
+    result = BatchResult()
+    persons: dict[bytes, Person] = {}
+    keys: list[int] = []
+    raw_lines: list[bytes] = []
+    other_p64: list[bytes] = []
+    row_county: list[str] = []
+    keep_raw = settings.all_results
+    counties_seen = result.counties_seen
+
+    for key, raw, cells in rows:
+        index = len(keys)
+        keys.append(key)
+        subject = cells[layout.SUBJECT_ID].strip(TRIM)
+        person = persons.get(subject)
+        if person is None:
+            person = persons[subject] = Person(subject, index, cells)
+        county_raw = cells[layout.STP_ORI_CNTY_NAME]
+        county = county_raw.strip(TRIM).upper().decode("latin-1")
+        if county:
+            counties_seen.add(county)
+        row_county.append(county)
+        conviction = person.add_row(index, cells)
+        raw_lines.append(raw if keep_raw or (conviction is not None and conviction.prop64) else b"")
+        comment = cells[layout.COMMENT_TEXT]
+        other_p64.append(possible_other_p64(cells[layout.OFFENSE_DESCR], comment) if comment else b"")
+        if conviction is not None and conviction.prop64 is not None:
+            conviction.cii = cells[layout.CII_NUMBER]
+
+    result.subjects = list(persons)
+    evaluated: dict[int, bytes] = {}
+    for person in persons.values():
+        _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, result)
+
+    decided_by_shard = result.decided_by_shard
+    passed_by_shard = result.passed_by_shard
+    for index, key in enumerate(keys):
+        shard = key_shard(key)
+        eligibility = evaluated.get(index)
+        if eligibility is None:
+            passed_by_shard[shard] = passed_by_shard.get(shard, 0) + 1
+        else:
+            decided_by_shard[shard] = decided_by_shard.get(shard, 0) + 1
+        if keep_raw:
+            if eligibility is None:
+                eligibility = blank_eligibility(other_p64[index])
+            raw = raw_lines[index]
+            result.all_lines.append((key, _safe_line(raw) + eligibility))
+            result.condensed_lines.append((key, condensed_line(raw, eligibility)))
+
+    for county, lines in result.prop64_lines.items():
+        lines.sort()
+    return result
+
+
+def _safe_line(raw: bytes) -> bytes:
+    # A lone carriage return inside a cell would end the line for CSV readers.
+    if b"\r" in raw:
+        return layout.join_cells(layout.split_fields(raw))
+    return raw
+
+
+def _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, result) -> None:
+    in_county = [c for c in person.convictions if c.prop64 is not None]
+    if not in_county:
+        return
+    facts = PersonFacts(person)
+    compute_at = settings.compute_at
+    by_county: dict[str, list] = {}
+    for conviction in in_county:
+        county = conviction.county.decode("latin-1")
+        if county and settings.decides(county_folder(county)):
+            by_county.setdefault(county, []).append(conviction)
+
+    for county, convictions in by_county.items():
+        folder = county_folder(county)
+        policy = settings.policy_for(folder)
+        summary = result.summaries.get(county)
+        if summary is None:
+            summary = result.summaries[county] = CountySummary(county)
+        lines = result.prop64_lines.setdefault(county, [])
+        records = result.decisions.setdefault(county, [])
+        decisions: dict[int, Decision] = {}
+        what_if: dict[int, Decision] = {}
+
+        for conviction in convictions:
+            decision = decide(Case(conviction, person, facts, policy, compute_at))
+            decisions[conviction.row] = decision
+            what_if[conviction.row] = decide(Case(conviction, person, facts, DISMISS_ALL_PROP64, compute_at))
+            cells = eligibility_cells(conviction, person, facts, decision,
+                                      other_p64[conviction.row], compute_at)
+            eligibility = join_eligibility(cells)
+            evaluated[conviction.row] = eligibility
+            lines.append((keys[conviction.row], _safe_line(raw_lines[conviction.row]) + eligibility))
+            records.append(_record(person, conviction, facts, decision, cells))
+            _count_conviction(summary, conviction, decision)
+
+        summary.subjects_with_prop64 += 1
+        if any(d.relieved for d in decisions.values()):
+            summary.subjects_with_relief += 1
+        _count_relief(summary.relief_current, person, decisions, compute_at)
+        _count_relief(summary.relief_dismiss_all, person, what_if, compute_at)
+
+
+def _count_conviction(summary: CountySummary, conviction, decision: Decision) -> None:
+    number = conviction.prop64_number
+    summary.convictions_by_section[number] = summary.convictions_by_section.get(number, 0) + 1
+    if conviction.felony:
+        summary.felony_convictions += 1
+    else:
+        summary.non_felony_convictions += 1
+    if conviction.date is not None and (
+            summary.earliest_conviction is None or conviction.date < summary.earliest_conviction):
+        summary.earliest_conviction = conviction.date
+
+    if decision.check == 2:
+        summary.dismissal_by_section[number] = summary.dismissal_by_section.get(number, 0) + 1
+    elif decision.check == 9:
+        summary.reduction_by_section[number] = summary.reduction_by_section.get(number, 0) + 1
+    elif decision.check in ADDITIONAL_RELIEF_CHECKS:
+        reasons = summary.dismissal_by_additional_relief
+        reasons[decision.reason] = reasons.get(decision.reason, 0) + 1
+
+    if decision.dismissed:
+        summary.dismissed += 1
+    elif decision.determination == REDUCTION:
+        summary.reduced += 1
+    else:
+        summary.no_relief += 1
+
+
+def _count_relief(counts: dict[str, int], person: Person, decisions: dict[int, Decision],
+                  compute_at: datetime.date) -> None:
+    """Add this person to the three relief counts of one policy."""
+    convictions = person.convictions
+    felonies = [c for c in convictions if c.felony]
+    if felonies and all(c.row in decisions and decisions[c.row].relieved for c in felonies):
+        counts["CountSubjectsNoFelony"] += 1
+    if convictions and all(c.row in decisions and decisions[c.row].dismissed for c in convictions):
+        counts["CountSubjectsNoConviction"] += 1
+    cutoff = add_years(compute_at, -RECENT_YEARS)
+    recent = [c for c in convictions if c.date is not None and c.date > cutoff]
+    if recent and all(c.row in decisions and decisions[c.row].dismissed for c in recent):
+        counts["CountSubjectsNoConvictionLast7Years"] += 1
+
+
+def _text(value: bytes) -> str:
+    return layout.decode_text(value)
+
+
+def _record(person: Person, conviction, facts: PersonFacts, decision: Decision,
+            cells: list[bytes]) -> DecisionRecord:
+    return DecisionRecord(
+        subject=_text(person.subject),
+        cii_number=_text(conviction.cii.strip(TRIM)),
+        county=conviction.county.decode("latin-1"),
+        cnt_order=_text(conviction.cnt_order),
+        case_numbers=_text(cells[0]),
+        code_section=_text(conviction.section_text.strip(TRIM)),
+        section=conviction.prop64_number,
+        felony=conviction.felony,
+        disposition_date=conviction.date,
+        determination=decision.determination,
+        reason=decision.reason,
+        check=decision.check,
+        conviction_count=facts.conviction_count,
+        prop64_count=facts.prop64_count,
+        deceased=person.deceased,
+        pc290_registration=person.pc290_registration,
+    )

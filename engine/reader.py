@@ -1,0 +1,81 @@
+"""Reading a block of research-file bytes into rows, setting bad rows aside.
+
+A row is set aside, with its line number and the reason, when it does not have 95
+fields, has no SUBJECT_ID, has a CNT_ORDER shorter than 6 characters, or leaves a
+quote open. Blank lines are skipped and are not rows. Every other row is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, NamedTuple
+
+from engine import layout
+
+#: Bits of a row key below the shard number: the line number within the shard.
+LINE_BITS = 32
+
+
+class RejectedRow(NamedTuple):
+    """A line set aside; `line` counts within its shard from 1."""
+
+    line: int
+    reason: str
+    raw: bytes
+
+
+class ReadStats:
+    """What one block held: rows read (header and blank lines excluded) and lines seen."""
+
+    __slots__ = ("rows", "lines", "header", "blank")
+
+    def __init__(self):
+        self.rows = 0
+        self.lines = 0
+        self.header = False
+        self.blank = 0
+
+
+def row_key(shard: int, line: int) -> int:
+    """Return the sort key of a row: shards in input order, then lines within a shard."""
+    return (shard << LINE_BITS) | line
+
+
+def key_shard(key: int) -> int:
+    """Return the shard number of a row key."""
+    return key >> LINE_BITS
+
+
+def iter_rows(
+    data: bytes, shard: int, stats: ReadStats, rejected: list[RejectedRow],
+    header_allowed: bool,
+) -> Iterator[tuple[int, bytes, list[bytes]]]:
+    """Yield `(key, raw_line, cells)` for each kept row of a block of whole lines.
+
+    Set-aside rows go to `rejected`; `stats` counts rows and lines. The first line is
+    taken as a header only when `header_allowed` (the block starts its file).
+    """
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    stats.lines = len(lines)
+    if header_allowed and lines and layout.is_header(lines[0]):
+        stats.header = True
+    start = 2 if stats.header else 1
+    rows = 0
+
+    for number, line in enumerate(lines[start - 1:], start):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line.strip():
+            stats.blank += 1
+            continue
+        rows += 1
+        try:
+            cells = layout.split_fields(line)
+            layout.check_row(cells)
+        except layout.BadRow as error:
+            rejected.append(RejectedRow(number, str(error), line))
+            continue
+        yield row_key(shard, number), line, cells
+
+    stats.rows = rows

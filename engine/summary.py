@@ -1,0 +1,84 @@
+"""County summaries (`summary.json` of the bundle) as mergeable partial sums.
+
+A partial summary covers a set of complete persons. Every figure is a sum or a
+minimum, so partials of different shards add up in any order.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import msgspec
+
+from engine.charges import PROP64_SECTIONS
+from engine.policy import CountyPolicy
+
+RELIEF_KEYS = ("CountSubjectsNoConviction", "CountSubjectsNoConvictionLast7Years",
+               "CountSubjectsNoFelony")
+
+
+def _relief() -> dict[str, int]:
+    return dict.fromkeys(RELIEF_KEYS, 0)
+
+
+class CountySummary(msgspec.Struct):
+    """Partial figures of one county over a set of complete persons."""
+
+    county: str
+    convictions_by_section: dict[str, int] = msgspec.field(default_factory=dict)
+    felony_convictions: int = 0
+    non_felony_convictions: int = 0
+    subjects_with_prop64: int = 0
+    subjects_with_relief: int = 0
+    dismissal_by_section: dict[str, int] = msgspec.field(default_factory=dict)
+    reduction_by_section: dict[str, int] = msgspec.field(default_factory=dict)
+    dismissal_by_additional_relief: dict[str, int] = msgspec.field(default_factory=dict)
+    relief_current: dict[str, int] = msgspec.field(default_factory=_relief)
+    relief_dismiss_all: dict[str, int] = msgspec.field(default_factory=_relief)
+    earliest_conviction: datetime.date | None = None
+    dismissed: int = 0
+    reduced: int = 0
+    no_relief: int = 0
+
+    @property
+    def decided(self) -> int:
+        """Convictions decided in the county."""
+        return self.dismissed + self.reduced + self.no_relief
+
+    def merge(self, other: "CountySummary") -> None:
+        """Add another partial of the same county into this one."""
+        for name in ("felony_convictions", "non_felony_convictions", "subjects_with_prop64",
+                     "subjects_with_relief", "dismissed", "reduced", "no_relief"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("convictions_by_section", "dismissal_by_section", "reduction_by_section",
+                     "dismissal_by_additional_relief", "relief_current", "relief_dismiss_all"):
+            mine = getattr(self, name)
+            for key, value in getattr(other, name).items():
+                mine[key] = mine.get(key, 0) + value
+        if other.earliest_conviction is not None and (
+                self.earliest_conviction is None or other.earliest_conviction < self.earliest_conviction):
+            self.earliest_conviction = other.earliest_conviction
+
+    def to_json(self, policy: CountyPolicy, line_count: int) -> dict:
+        """Return the bundle's `summary.json` object, keys sorted as the earlier tool wrote them."""
+        baseline = policy.baselineEligibility
+        earliest = self.earliest_conviction
+        document = {
+            "convictionDismissalCountByAdditionalRelief": dict(sorted(self.dismissal_by_additional_relief.items())),
+            "convictionDismissalCountByCodeSection": {
+                s: self.dismissal_by_section.get(s, 0) for s in PROP64_SECTIONS if s in baseline.dismiss},
+            "convictionReductionCountByCodeSection": {
+                s: self.reduction_by_section.get(s, 0) for s in PROP64_SECTIONS if s in baseline.reduce},
+            "county": self.county,
+            "earliestConviction": None if earliest is None else f"{earliest.isoformat()}T00:00:00Z",
+            "lineCount": line_count,
+            "prop64ConvictionsCountInCountyByCodeSection": {
+                s: self.convictions_by_section[s] for s in PROP64_SECTIONS if self.convictions_by_section.get(s)},
+            "prop64FelonyConvictionsCountInCounty": self.felony_convictions,
+            "prop64NonFelonyConvictionsCountInCounty": self.non_felony_convictions,
+            "reliefWithCurrentEligibilityChoices": dict(sorted(self.relief_current.items())),
+            "reliefWithDismissAllProp64": dict(sorted(self.relief_dismiss_all.items())),
+            "subjectsWithProp64ConvictionCountInCounty": self.subjects_with_prop64,
+            "subjectsWithSomeReliefCount": self.subjects_with_relief,
+        }
+        return document
