@@ -24,6 +24,8 @@ from engine.reader import key_shard
 from engine.summary import CountySummary
 
 RECENT_YEARS = 7
+#: The county name of the summary over every decided county, counting each person once.
+STATEWIDE = "STATEWIDE"
 
 
 class Settings(NamedTuple):
@@ -75,6 +77,7 @@ class BatchResult:
         self.condensed_lines: list[tuple[int, bytes]] = []
         self.decisions: dict[str, list[DecisionRecord]] = {}
         self.summaries: dict[str, CountySummary] = {}
+        self.statewide = CountySummary(STATEWIDE)
         self.counties_seen: set[str] = set()
         self.decided_by_shard: dict[int, int] = {}
         self.passed_by_shard: dict[int, int] = {}
@@ -161,6 +164,12 @@ def _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, resu
         if county and settings.decides(county_folder(county)):
             by_county.setdefault(county, []).append(conviction)
 
+    if not by_county:
+        return
+    statewide = result.statewide
+    person_decisions: dict[int, Decision] = {}
+    person_what_if: dict[int, Decision] = {}
+
     for county, convictions in by_county.items():
         folder = county_folder(county)
         policy = settings.policy_for(folder)
@@ -183,12 +192,21 @@ def _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, resu
             lines.append((keys[conviction.row], _safe_line(raw_lines[conviction.row]) + eligibility))
             records.append(_record(person, conviction, facts, decision, cells))
             _count_conviction(summary, conviction, decision)
+            _count_conviction(statewide, conviction, decision)
 
         summary.subjects_with_prop64 += 1
         if any(d.relieved for d in decisions.values()):
             summary.subjects_with_relief += 1
         _count_relief(summary.relief_current, person, decisions, compute_at)
         _count_relief(summary.relief_dismiss_all, person, what_if, compute_at)
+        person_decisions.update(decisions)
+        person_what_if.update(what_if)
+
+    statewide.subjects_with_prop64 += 1
+    if any(d.relieved for d in person_decisions.values()):
+        statewide.subjects_with_relief += 1
+    _count_relief(statewide.relief_current, person, person_decisions, compute_at)
+    _count_relief(statewide.relief_dismiss_all, person, person_what_if, compute_at)
 
 
 def _count_conviction(summary: CountySummary, conviction, decision: Decision) -> None:

@@ -7,7 +7,7 @@ quote open. Blank lines are skipped and are not rows. Every other row is kept.
 
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from engine import layout
 
@@ -45,27 +45,34 @@ def key_shard(key: int) -> int:
     return key >> LINE_BITS
 
 
-def iter_rows(
-    data: bytes, shard: int, stats: ReadStats, rejected: list[RejectedRow],
-    header_allowed: bool,
-) -> Iterator[tuple[int, bytes, list[bytes]]]:
-    """Yield `(key, raw_line, cells)` for each kept row of a block of whole lines.
-
-    Set-aside rows go to `rejected`; `stats` counts rows and lines. The first line is
-    taken as a header only when `header_allowed` (the block starts its file).
-    """
+def split_lines(data: bytes) -> list[bytes]:
+    """Split a block of whole lines into lines without their `\n`."""
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    stats.lines = len(lines)
-    if header_allowed and lines and layout.is_header(lines[0]):
-        stats.header = True
-    start = 2 if stats.header else 1
-    rows = 0
+    return lines
 
-    for number, line in enumerate(lines[start - 1:], start):
+
+def iter_rows(
+    lines: Iterable[bytes], shard: int, stats: ReadStats, rejected: list[RejectedRow],
+    header_allowed: bool,
+) -> Iterator[tuple[int, bytes, list[bytes]]]:
+    """Yield `(key, raw_line, cells)` for each kept row of a shard's lines.
+
+    Lines may keep their `\n` or `\r\n`. Set-aside rows go to `rejected`; `stats`
+    counts rows and lines. The first line is taken as a header only when
+    `header_allowed` (the shard starts its file).
+    """
+    number = 0
+    rows = 0
+    for number, line in enumerate(lines, 1):
+        if line.endswith(b"\n"):
+            line = line[:-1]
         if line.endswith(b"\r"):
             line = line[:-1]
+        if number == 1 and header_allowed and layout.is_header(line):
+            stats.header = True
+            continue
         if not line.strip():
             stats.blank += 1
             continue
@@ -79,3 +86,4 @@ def iter_rows(
         yield row_key(shard, number), line, cells
 
     stats.rows = rows
+    stats.lines = number

@@ -1,0 +1,155 @@
+"""The `clearance` command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import sys
+
+from cluster.plan import DEFAULT_SHARD_SIZE, parse_size
+
+logger = logging.getLogger("clearance")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_ROWS_SET_ASIDE = 3
+EXIT_INTERRUPTED = 130
+
+
+def _date(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}; expected YYYY-MM-DD") from None
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}; expected a whole number of 1 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clearance",
+        description="Decide Prop 64 record relief for every conviction in California DOJ research files.")
+    parser.add_argument("--debug", action="store_true",
+                        help="log debug detail and show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="decide every Prop 64 conviction of the input files")
+    run.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="research files, plain or .gz, with or without a header line")
+    run.add_argument("--out", required=True, metavar="DIR", help="output folder (new or empty)")
+    run.add_argument("--county", action="append", dest="counties", metavar="NAME",
+                     help="county to decide, as in the input (SAN JOAQUIN) or as a folder "
+                          "name (san-joaquin); repeat for several; default every county")
+    run.add_argument("--policy", metavar="FILE", help="one county policy (JSON) for all counties")
+    run.add_argument("--policy-dir", metavar="DIR",
+                     help="per-county policies named <county-folder>.json, with default.json "
+                          "for the other counties")
+    run.add_argument("--compute-at", type=_date, metavar="YYYY-MM-DD",
+                     help="the day eligibility is judged (default today)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="join a running Dask scheduler (tcp://host:8786); default a "
+                          "LocalCluster on this machine")
+    run.add_argument("--workers", type=_positive, metavar="N",
+                     help="worker processes of the LocalCluster (default one per core)")
+    run.add_argument("--shard-size", type=_size, default=DEFAULT_SHARD_SIZE, metavar="SIZE",
+                     help="bytes of input per task, e.g. 64MB (default 64MiB); compressed "
+                          "files are one shard each")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the outputs of an earlier run in --out")
+    run.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+
+    generate = commands.add_parser("generate", help="write a fabricated research file")
+    generate.add_argument("--rows", type=_positive, required=True, metavar="N", help="data rows to write")
+    generate.add_argument("--out", required=True, metavar="FILE", help="file to write; .gz compresses")
+    generate.add_argument("--counties", nargs="+", metavar="NAME",
+                          help="counties to use (default all 58 California counties)")
+    generate.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    generate.add_argument("--filler", action="store_true",
+                          help="fill unused fields with '  -  ' as the earlier tool's generator did")
+    generate.add_argument("--no-header", action="store_true", help="write no header line")
+    return parser
+
+
+def _configure_logging(debug: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _quiet_libraries(debug: bool) -> None:
+    # distributed sets its own levels when it is imported, so this runs after that.
+    if not debug:
+        for noisy in ("distributed", "tornado", "asyncio", "fsspec"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.debug)
+    try:
+        if args.command == "run":
+            return _run(args)
+        return _generate(args)
+    except KeyboardInterrupt:
+        print("clearance: interrupted; the output folder is incomplete", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - the last line of defence prints one clear line
+        from cluster.settings import ConfigError
+        if args.debug:
+            raise
+        if isinstance(error, ConfigError):
+            print(f"clearance: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"clearance: run failed: {type(error).__name__}: {error} (rerun with --debug "
+              "for the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _run(args) -> int:
+    from cluster.report import print_report
+    from cluster.run import run_job
+    from cluster.settings import RunConfig
+
+    _quiet_libraries(args.debug)
+    config = RunConfig(
+        inputs=args.inputs, out=args.out, counties=args.counties, policy=args.policy,
+        policy_dir=args.policy_dir, compute_at=args.compute_at, scheduler=args.scheduler,
+        workers=args.workers, shard_size=args.shard_size, overwrite=args.overwrite,
+        progress=not args.no_progress)
+    outcome = run_job(config)
+    print_report(outcome, sys.stdout)
+    if outcome.rows_set_aside:
+        print(f"clearance: {outcome.rows_set_aside} rows set aside; see "
+              f"{outcome.out / 'rejected.csv'} for the file, line and reason of each", file=sys.stderr)
+        return EXIT_ROWS_SET_ASIDE
+    return EXIT_OK
+
+
+def _generate(args) -> int:
+    from engine.generate import write_research_file
+
+    stats = write_research_file(args.out, rows=args.rows, counties=args.counties, seed=args.seed,
+                                filler=args.filler, header=not args.no_header)
+    print(f"wrote {stats.rows:,} rows of {stats.subjects:,} subjects ({stats.bytes:,} bytes) to {args.out}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

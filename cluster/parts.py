@@ -1,0 +1,131 @@
+"""Part files: what each task writes, and how the client joins them.
+
+A task writes every output line of its unit (a shard, or a bucket of regrouped
+persons) into a part file, and the row keys of those lines into a NumPy array beside
+it. Parts are written under a temporary name and renamed when whole, so a retried or
+killed task never leaves a half file that the merge could take.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create a folder readable by its owner only (and its missing parents)."""
+    path.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+    os.chmod(path, FOLDER_MODE)
+    return path
+
+
+def _open_private(path: Path):
+    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a whole file under a temporary name, then rename it into place."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with _open_private(temporary) as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+
+
+def write_lines_part(path: Path, lines: list[tuple[int, bytes]]) -> None:
+    """Write `(key, line)` pairs as a lines file and a `.keys.npy` array beside it."""
+    keys = np.fromiter((key for key, _ in lines), dtype=np.uint64, count=len(lines))
+    body = b"\n".join(line for _, line in lines)
+    if lines:
+        body += b"\n"
+    keys_path = path.with_name(path.name + ".keys.npy")
+    temporary = keys_path.with_name(f".{keys_path.name}.{os.getpid()}.tmp")
+    with _open_private(temporary) as handle:
+        np.save(handle, keys)
+    os.replace(temporary, keys_path)
+    write_atomic(path, body)
+
+
+def read_keyed_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Yield the `(key, line)` pairs of a part, line ends included."""
+    keys = np.load(path.with_name(path.name + ".keys.npy"))
+    with open(path, "rb") as handle:
+        for key, line in zip(keys.tolist(), handle):
+            yield key, line
+
+
+class HashingWriter:
+    """A private output file written under a temporary name, hashed as it is written."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.handle = _open_private(self.temporary)
+        self.sha256 = hashlib.sha256()
+        self.bytes = 0
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
+        self.sha256.update(data)
+        self.bytes += len(data)
+
+    def close(self) -> None:
+        self.handle.close()
+        os.replace(self.temporary, self.path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            self.close()
+        else:
+            self.handle.close()
+            self.temporary.unlink(missing_ok=True)
+
+
+def join_parts(writer: HashingWriter, header: bytes, ordered: Iterable[Path],
+               regrouped: list[Path]) -> int:
+    """Write a header and the lines of every part in input order; return the line count.
+
+    `ordered` parts (shards, in shard order) are already in input order among
+    themselves, so without regrouped parts they are copied as they are. Regrouped
+    parts are merged in by row key.
+    """
+    writer.write(header + b"\n")
+    count = 0
+    if not regrouped:
+        for path in ordered:
+            with open(path, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    writer.write(chunk)
+                    count += chunk.count(b"\n")
+        return count
+
+    def chained() -> Iterator[tuple[int, bytes]]:
+        for path in ordered:
+            yield from read_keyed_lines(path)
+
+    streams = [chained()] + [read_keyed_lines(path) for path in regrouped]
+    for _, line in heapq.merge(*streams, key=lambda pair: pair[0]):
+        writer.write(line)
+        count += 1
+    return count
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """Return the size and SHA-256 of a file."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()

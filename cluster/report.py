@@ -1,0 +1,30 @@
+"""The table printed at the end of a run."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from cluster.merge import RunOutcome
+
+_HEADINGS = ("county", "decided", "dismissed", "reduced", "no relief", "people relieved")
+
+
+def print_report(outcome: RunOutcome, stream: TextIO) -> None:
+    """Print one line per county and a total line, then where the outputs are."""
+    rows = []
+    for county in sorted(outcome.county_folders):
+        summary = outcome.county_summaries[county]
+        rows.append((county, summary.decided, summary.dismissed, summary.reduced,
+                     summary.no_relief, summary.subjects_with_relief))
+    statewide = outcome.statewide
+    total = ("ALL COUNTIES", statewide.decided, statewide.dismissed, statewide.reduced,
+             statewide.no_relief, statewide.subjects_with_relief)
+    width = max([len(_HEADINGS[0]), len(total[0])] + [len(r[0]) for r in rows])
+    line = f"{{:<{width}}}" + "  {:>10}" * 4 + "  {:>15}"
+    print(line.format(*_HEADINGS), file=stream)
+    for row in rows:
+        print(line.format(row[0], *(f"{v:,}" for v in row[1:])), file=stream)
+    print(line.format(total[0], *(f"{v:,}" for v in total[1:])), file=stream)
+    print(f"\n{outcome.rows_read:,} rows read, {outcome.rows_set_aside:,} set aside. "
+          f"Results in {outcome.out}/ (summary.json, manifest.json, decisions/, one folder per county)",
+          file=stream)
