@@ -8,6 +8,7 @@ deceased and PC 290 registration flags, and one conviction per distinct CNT_ORDE
 from __future__ import annotations
 
 import datetime
+from functools import lru_cache
 
 from engine import layout
 from engine.charges import (
@@ -44,15 +45,21 @@ class Conviction:
         self.felony = is_felony(cells[layout.CONV_STAT_DESCR], cells[layout.OFFENSE_TOC])
         charge, _ = charge_field(cells[layout.OFFENSE_DESCR], cells[layout.COMMENT_TEXT])
         self.section_text = code_section_text(charge)
-        self.sections: list[Section] = parse_sections(self.section_text)
-        self.prop64: Section | None = prop64_section(self.sections)
-        self.superstrike = is_superstrike(self.sections)
-        self.pc290 = is_pc290_registrable(self.sections)
+        self.sections, self.prop64, self.superstrike, self.pc290 = read_code_section(self.section_text)
 
     @property
     def prop64_number(self) -> str | None:
         """The Prop 64 section number (`11357`-`11360`), or None for other charges."""
         return None if self.prop64 is None else self.prop64.number
+
+
+@lru_cache(maxsize=16384)
+def read_code_section(section_text: bytes) -> tuple[tuple[Section, ...], Section | None, bool, bool]:
+    """Return a code section's sections, its Prop 64 section, and whether it is a
+    superstrike and PC 290 registrable; cached, since extracts repeat few charges."""
+    sections = tuple(parse_sections(section_text))
+    return (sections, prop64_section(list(sections)), is_superstrike(list(sections)),
+            is_pc290_registrable(list(sections)))
 
 
 def is_felony(conv_stat_descr: bytes, offense_toc: bytes) -> bool:

@@ -83,17 +83,57 @@ def is_header(line: bytes) -> bool:
 def split_fields(line: bytes) -> list[bytes]:
     """Split one line (without its line end) into its raw cells.
 
-    Lines without a double quote, the vast majority, take the fast `bytes.split`;
-    the others go through the csv module over a Latin-1 view of the bytes, which maps
-    every byte to one character and back, so cells keep their exact bytes.
+    Lines without a double quote, the vast majority, take the fast `bytes.split`.
+    Lines with well-formed quoted fields (a quoted name holding a comma) are rejoined
+    from that split; anything else goes through the csv module over a Latin-1 view
+    of the bytes, which maps every byte to one character and back, so cells keep
+    their exact bytes.
 
     Raises
     ------
     BadRow
-        When a quote opened in the line is still open at its end.
+        When a quote opened in the line is still open at its end, or a quoted field
+        has text after its closing quote.
     """
     if b'"' not in line:
         return line.split(b",")
+    cells = _join_quoted(line)
+    return cells if cells is not None else _split_with_csv(line)
+
+
+def _join_quoted(line: bytes) -> list[bytes] | None:
+    """Split a line whose quoted fields are well formed; None when in doubt.
+
+    Splitting at quotes alternates text outside and inside quoted fields. Each
+    outside run must meet its quotes at a comma or a line end; a doubled quote, text
+    after a closing quote or an odd quote count leaves the line to the csv module.
+    """
+    segments = line.split(b'"')
+    last = len(segments) - 1
+    if last % 2:
+        return None
+    cells: list[bytes] = []
+    for number, segment in enumerate(segments):
+        if number % 2:
+            cells.append(segment)
+            continue
+        pieces = segment.split(b",")
+        start, end = 0, len(pieces)
+        if number > 0:
+            if pieces[0]:
+                return None
+            start = 1
+        if number < last:
+            if pieces[-1]:
+                return None
+            end -= 1
+        if start > end:
+            return None
+        cells.extend(pieces[start:end])
+    return cells
+
+
+def _split_with_csv(line: bytes) -> list[bytes]:
     text = line.decode("latin-1")
     try:
         cells = next(csv.reader([text], strict=True))

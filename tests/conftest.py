@@ -1,0 +1,41 @@
+"""Shared fixtures: the sample research files and one Dask cluster for the session."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SAMPLES = SHARED / "fixtures" / "doj"
+SAMPLE_POLICY = SAMPLES / "eligibility_options.json"
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    """The sample research files; tests that need them skip where the folder is absent."""
+    if not SAMPLES.is_dir():
+        pytest.skip(f"sample files not found at {SAMPLES}; they ship in the project's shared folder")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def scheduler_address():
+    """One LocalCluster of two workers shared by every test that runs the main job."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def read_csv_cells(path: Path) -> list[list[str]]:
+    """Parse a CSV file into cells; bytes that are not UTF-8 are read as Latin-1."""
+    return list(csv.reader(io.StringIO(path.read_bytes().decode("latin-1"), newline="")))
+
+
+def read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
