@@ -52,7 +52,7 @@ class DecisionRecord(NamedTuple):
 
     subject: str
     cii_number: str
-    county: str
+    county_name: str
     cnt_order: str
     case_numbers: str
     code_section: str
@@ -260,7 +260,7 @@ def _record(person: Person, conviction, facts: PersonFacts, decision: Decision,
     return DecisionRecord(
         subject=_text(person.subject),
         cii_number=_text(conviction.cii.strip(TRIM)),
-        county=conviction.county.decode("latin-1"),
+        county_name=conviction.county.decode("latin-1"),
         cnt_order=_text(conviction.cnt_order),
         case_numbers=_text(cells[0]),
         code_section=_text(conviction.section_text.strip(TRIM)),
