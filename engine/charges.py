@@ -23,10 +23,10 @@ _PROP64 = frozenset(PROP64_SECTIONS)
 #: Penal Code 664 marks an attempt; it is not itself the offence.
 ATTEMPT = "664"
 
-_SEE_COMMENT = "SEE COMMENT FOR CHARGE"
+_SEE_COMMENT = b"SEE COMMENT FOR CHARGE"
 # The description starts at the first hyphen that is not followed by a digit.
 _DESCRIPTION_START = re.compile(rb"-(?![0-9])")
-_WHITESPACE = " \t\r\n\x0b\x0c\xa0"
+_WHITESPACE_BYTES = b" \t\r\n\x0b\x0c\xa0"
 
 
 class Section(NamedTuple):
@@ -69,10 +69,9 @@ def charge_field(offense_descr: bytes, comment_text: bytes) -> tuple[bytes, bool
 
 def charge_is_in_comment(offense_descr: bytes) -> bool:
     """Return whether OFFENSE_DESCR defers the charge to COMMENT_TEXT."""
-    if len(offense_descr) > 40:
-        return False
-    text = offense_descr.decode("latin-1").strip(_WHITESPACE)
-    return not text or text.upper() == _SEE_COMMENT
+    # Trim before comparing, because extracts pad this field to any length.
+    text = offense_descr.strip(_WHITESPACE_BYTES)
+    return not text or (len(text) == len(_SEE_COMMENT) and text.upper() == _SEE_COMMENT)
 
 
 def strip_comment_lead(comment_text: bytes) -> bytes:

@@ -17,8 +17,7 @@ from engine.charges import (
 from engine.code_lists import is_pc290_registrable, is_superstrike
 from engine.dates import parse_date
 
-#: Trimmed before deciding: ASCII white space and the Latin-1 non-breaking space.
-TRIM = b" \t\r\n\x0b\x0c\xa0"
+TRIM = layout.TRIM
 
 COURT_ACTION = b"COURT ACTION"
 DECEASED = b"DECEASED"

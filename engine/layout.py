@@ -68,6 +68,9 @@ MIN_CNT_ORDER_LENGTH = 6
 
 _BOM = b"\xef\xbb\xbf"
 
+#: Trimmed before a value is judged: ASCII white space and the Latin-1 non-breaking space.
+TRIM = b" \t\r\n\x0b\x0c\xa0"
+
 
 class BadRow(ValueError):
     """A line that cannot be read as a row; the message names the field, never a value."""
@@ -92,8 +95,7 @@ def split_fields(line: bytes) -> list[bytes]:
     Raises
     ------
     BadRow
-        When a quote opened in the line is still open at its end, or a quoted field
-        has text after its closing quote.
+        When a quote opened in the line is still open at its end.
     """
     if b'"' not in line:
         return line.split(b",")
@@ -138,7 +140,11 @@ def _split_with_csv(line: bytes) -> list[bytes]:
     try:
         cells = next(csv.reader([text], strict=True))
     except csv.Error as error:
-        raise BadRow(f"quoting is invalid ({error}); a quoted field must close on its own line") from None
+        if "unexpected end of data" in str(error):
+            raise BadRow("a quoted field is still open at the end of the line") from None
+        # Other odd quoting (text after a closing quote) is kept, read as leniently as
+        # spreadsheet programs read it.
+        cells = next(csv.reader([text]))
     return [cell.encode("latin-1") for cell in cells]
 
 
@@ -146,9 +152,9 @@ def check_row(cells: list[bytes]) -> None:
     """Raise `BadRow` unless the cells form a row that can be decided."""
     if len(cells) != FIELD_COUNT:
         raise BadRow(f"row has {len(cells)} fields; expected {FIELD_COUNT}")
-    if not cells[SUBJECT_ID].strip():
+    if not cells[SUBJECT_ID].strip(TRIM):
         raise BadRow("SUBJECT_ID is blank")
-    if len(cells[CNT_ORDER].strip()) < MIN_CNT_ORDER_LENGTH:
+    if len(cells[CNT_ORDER].strip(TRIM)) < MIN_CNT_ORDER_LENGTH:
         raise BadRow(f"CNT_ORDER is shorter than {MIN_CNT_ORDER_LENGTH} characters")
 
 
