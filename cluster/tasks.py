@@ -18,11 +18,11 @@ import msgspec
 import numpy as np
 
 from engine import layout
-from engine.batch import BatchResult, Settings, evaluate, subject_hash
+from engine.batch import BatchResult, Settings, evaluate, evaluate_light, subject_hash
 from engine.decisions_table import write_part
 from engine.history import TRIM
 from engine.naming import county_folder
-from engine.reader import ReadStats, RejectedRow, iter_rows, split_lines
+from engine.reader import ReadStats, RejectedRow, iter_rows, read_block, row_might_be_prop64
 from engine.summary import CountySummary
 from cluster.parts import make_private_dir, write_atomic, write_lines_part
 from cluster.plan import Shard
@@ -78,14 +78,21 @@ def bucket_unit(bucket: int) -> str:
     return f"b{bucket:05d}"
 
 
-def _read_lines(shard: Shard) -> Iterable[bytes]:
+def _read_rows(shard: Shard, stats: ReadStats, rejected: list[RejectedRow]):
+    """Yield `(key, raw_line, subject, county_cell, might_be_prop64)` for a shard's kept rows.
+
+    A byte range is read whole and scanned as a block; a compressed file is streamed
+    line by line, since it has no byte ranges.
+    """
     if shard.compression is not None:
         handle = fsspec.open(shard.path, "rb", compression=shard.compression).open()
-        return _closing_lines(handle)
+        rows = iter_rows(_closing_lines(handle), shard.index, stats, rejected, shard.starts_file)
+        return ((key, raw, cells[layout.SUBJECT_ID].strip(TRIM), cells[layout.STP_ORI_CNTY_NAME],
+                 row_might_be_prop64(cells)) for key, raw, cells in rows)
     with fsspec.open(shard.path, "rb") as handle:
         handle.seek(shard.start)
         data = handle.read(shard.end - shard.start)
-    return split_lines(data)
+    return read_block(data, shard.index, stats, rejected, shard.starts_file)
 
 
 def _closing_lines(handle) -> Iterable[bytes]:
@@ -106,8 +113,7 @@ def decide_shard(shard: Shard, settings: Settings, out_dir: str) -> bytes:
     stats = ReadStats()
     rejected: list[RejectedRow] = []
 
-    rows = iter_rows(_read_lines(shard), shard.index, stats, rejected, shard.starts_file)
-    batch = evaluate(rows, settings)
+    batch = evaluate_light(_read_rows(shard, stats, rejected), settings)
 
     write_atomic(unit_dir / "rejected.msgpack", _encoder.encode(rejected))
     hashes = np.unique(np.fromiter((subject_hash(s) for s in batch.subjects), dtype=np.uint64,
@@ -140,17 +146,16 @@ def regroup_shard(shard: Shard, previous_parts: list[str], settings: Settings, o
     hashes: dict[bytes, int] = {}
 
     def kept_rows():
-        for key, raw, cells in iter_rows(_read_lines(shard), shard.index, stats, [], shard.starts_file):
-            subject = cells[layout.SUBJECT_ID].strip(TRIM)
+        for key, raw, subject, county_cell, might_be_prop64 in _read_rows(shard, stats, []):
             value = hashes.get(subject)
             if value is None:
                 value = hashes[subject] = subject_hash(subject)
             if value in split:
                 by_bucket.setdefault(value % buckets, []).append((key, raw))
             else:
-                yield key, raw, cells
+                yield key, raw, subject, county_cell, might_be_prop64
 
-    batch = evaluate(kept_rows(), settings)
+    batch = evaluate_light(kept_rows(), settings)
     for bucket in range(buckets):
         bucket_dir = make_private_dir(parts / bucket_unit(bucket))
         write_atomic(bucket_dir / f"from-{unit}.msgpack", _encoder.encode(by_bucket.get(bucket, [])))

@@ -20,7 +20,7 @@ from engine.history import TRIM, Person, PersonFacts
 from engine.naming import county_folder
 from engine.policy import DISMISS_ALL_PROP64, CountyPolicy
 from engine.dates import add_years
-from engine.reader import key_shard
+from engine.reader import key_shard, row_might_be_prop64
 from engine.summary import CountySummary
 
 RECENT_YEARS = 7
@@ -90,59 +90,108 @@ def subject_hash(subject: bytes) -> int:
 
 
 def evaluate(rows: Iterable[tuple[int, bytes, list[bytes]]], settings: Settings) -> BatchResult:
-    """Decide every Prop 64 conviction in the rows of complete persons."""
+    """Decide every Prop 64 conviction in rows `(key, raw_line, cells)` of complete persons."""
+    light = ((key, raw, cells[layout.SUBJECT_ID].strip(TRIM), cells[layout.STP_ORI_CNTY_NAME],
+              row_might_be_prop64(cells)) for key, raw, cells in rows)
+    return evaluate_light(light, settings)
+
+
+def evaluate_light(rows: Iterable[tuple[int, bytes, bytes, bytes, bool]], settings: Settings) -> BatchResult:
+    """Decide every Prop 64 conviction in rows `(key, raw_line, subject, county_cell,
+    might_be_prop64)` of complete persons.
+
+    Every row is grouped by subject, but only persons with a charge field that could
+    name a Prop 64 section are read in full: nobody else has anything to decide, and
+    their rows are passed through.
+    """
     result = BatchResult()
-    persons: dict[bytes, Person] = {}
     keys: list[int] = []
     raw_lines: list[bytes] = []
-    other_p64: list[bytes] = []
-    row_county: list[str] = []
-    keep_raw = settings.all_results
-    counties_seen = result.counties_seen
+    rows_of: dict[bytes, list[int]] = {}
+    candidates: dict[bytes, None] = {}
+    county_cells: set[bytes] = set()
 
-    for key, raw, cells in rows:
+    for key, raw, subject, county_cell, might_be_prop64 in rows:
         index = len(keys)
         keys.append(key)
-        subject = cells[layout.SUBJECT_ID].strip(TRIM)
-        person = persons.get(subject)
-        if person is None:
-            person = persons[subject] = Person(subject, index, cells)
-        county_raw = cells[layout.STP_ORI_CNTY_NAME]
-        county = county_raw.strip(TRIM).upper().decode("latin-1")
-        if county:
-            counties_seen.add(county)
-        row_county.append(county)
-        conviction = person.add_row(index, cells)
-        raw_lines.append(raw if keep_raw or (conviction is not None and conviction.prop64) else b"")
-        comment = cells[layout.COMMENT_TEXT]
-        other_p64.append(possible_other_p64(cells[layout.OFFENSE_DESCR], comment) if comment else b"")
-        if conviction is not None and conviction.prop64 is not None:
-            conviction.cii = cells[layout.CII_NUMBER]
+        raw_lines.append(raw)
+        indexes = rows_of.get(subject)
+        if indexes is None:
+            rows_of[subject] = [index]
+        else:
+            indexes.append(index)
+        county_cells.add(county_cell)
+        if might_be_prop64:
+            candidates[subject] = None
 
-    result.subjects = list(persons)
+    for cell in county_cells:
+        county = cell.strip(TRIM).upper().decode("latin-1")
+        if county:
+            result.counties_seen.add(county)
+    result.subjects = list(rows_of)
+
+    other_p64: dict[int, bytes] = {}
     evaluated: dict[int, bytes] = {}
-    for person in persons.values():
+    for subject in candidates:
+        person = _build_person(subject, rows_of[subject], raw_lines, other_p64)
         _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, result)
 
-    decided_by_shard = result.decided_by_shard
-    passed_by_shard = result.passed_by_shard
-    for index, key in enumerate(keys):
-        shard = key_shard(key)
-        eligibility = evaluated.get(index)
-        if eligibility is None:
-            passed_by_shard[shard] = passed_by_shard.get(shard, 0) + 1
-        else:
-            decided_by_shard[shard] = decided_by_shard.get(shard, 0) + 1
-        if keep_raw:
-            if eligibility is None:
-                eligibility = blank_eligibility(other_p64[index])
-            raw = raw_lines[index]
-            result.all_lines.append((key, _safe_line(raw) + eligibility))
-            result.condensed_lines.append((key, condensed_line(raw, eligibility)))
+    decided = result.decided_by_shard
+    for index in evaluated:
+        shard = key_shard(keys[index])
+        decided[shard] = decided.get(shard, 0) + 1
+    _count_passed(result, keys)
 
-    for county, lines in result.prop64_lines.items():
+    if settings.all_results:
+        _all_results_lines(result, keys, raw_lines, other_p64, evaluated)
+    for lines in result.prop64_lines.values():
         lines.sort()
     return result
+
+
+def _build_person(subject: bytes, indexes: list[int], raw_lines: list[bytes],
+                  other_p64: dict[int, bytes]) -> Person:
+    person = None
+    for index in indexes:
+        cells = layout.split_fields(raw_lines[index])
+        if person is None:
+            person = Person(subject, index, cells)
+        conviction = person.add_row(index, cells)
+        comment = cells[layout.COMMENT_TEXT]
+        if comment:
+            flagged = possible_other_p64(cells[layout.OFFENSE_DESCR], comment)
+            if flagged:
+                other_p64[index] = flagged
+        if conviction is not None and conviction.prop64 is not None:
+            conviction.cii = cells[layout.CII_NUMBER]
+    return person
+
+
+def _count_passed(result: BatchResult, keys: list[int]) -> None:
+    """Count rows passed through per shard: every row that was not decided."""
+    per_shard: dict[int, int] = {}
+    if keys and key_shard(min(keys)) == key_shard(max(keys)):
+        per_shard[key_shard(keys[0])] = len(keys)
+    else:
+        for key in keys:
+            shard = key_shard(key)
+            per_shard[shard] = per_shard.get(shard, 0) + 1
+    for shard, count in result.decided_by_shard.items():
+        per_shard[shard] -= count
+    result.passed_by_shard = {shard: count for shard, count in per_shard.items() if count}
+
+
+def _all_results_lines(result: BatchResult, keys: list[int], raw_lines: list[bytes],
+                       other_p64: dict[int, bytes], evaluated: dict[int, bytes]) -> None:
+    blank = blank_eligibility(b"")
+    for index, key in enumerate(keys):
+        eligibility = evaluated.get(index)
+        if eligibility is None:
+            flagged = other_p64.get(index)
+            eligibility = blank if flagged is None else blank_eligibility(flagged)
+        raw = raw_lines[index]
+        result.all_lines.append((key, _safe_line(raw) + eligibility))
+        result.condensed_lines.append((key, condensed_line(raw, eligibility)))
 
 
 def _safe_line(raw: bytes) -> bytes:
@@ -186,7 +235,7 @@ def _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, resu
             decisions[conviction.row] = decision
             what_if[conviction.row] = decide(Case(conviction, person, facts, DISMISS_ALL_PROP64, compute_at))
             cells = eligibility_cells(conviction, person, facts, decision,
-                                      other_p64[conviction.row], compute_at)
+                                      other_p64.get(conviction.row, b""), compute_at)
             eligibility = join_eligibility(cells)
             evaluated[conviction.row] = eligibility
             lines.append((keys[conviction.row], _safe_line(raw_lines[conviction.row]) + eligibility))

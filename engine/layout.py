@@ -135,8 +135,13 @@ def _join_quoted(line: bytes) -> list[bytes] | None:
     return cells
 
 
+# The csv module ends a record at a carriage return, which a field never spans here; it
+# stands in for a character outside Latin-1 while the csv module reads the line.
+_CARRIAGE_RETURN_STAND_IN = "\ue000"
+
+
 def _split_with_csv(line: bytes) -> list[bytes]:
-    text = line.decode("latin-1")
+    text = line.decode("latin-1").replace("\r", _CARRIAGE_RETURN_STAND_IN)
     try:
         cells = next(csv.reader([text], strict=True))
     except csv.Error as error:
@@ -145,7 +150,7 @@ def _split_with_csv(line: bytes) -> list[bytes]:
         # Other odd quoting (text after a closing quote) is kept, read as leniently as
         # spreadsheet programs read it.
         cells = next(csv.reader([text]))
-    return [cell.encode("latin-1") for cell in cells]
+    return [cell.replace(_CARRIAGE_RETURN_STAND_IN, "\r").encode("latin-1") for cell in cells]
 
 
 def check_row(cells: list[bytes]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Iterator, NamedTuple
 
 from engine import layout
+from engine.scan import light_row, names_prop64
 
 #: Bits of a row key below the shard number: the line number within the shard.
 LINE_BITS = 32
@@ -87,3 +88,48 @@ def iter_rows(
 
     stats.rows = rows
     stats.lines = number
+
+
+def read_block(
+    data: bytes, shard: int, stats: ReadStats, rejected: list[RejectedRow],
+    header_allowed: bool,
+) -> Iterator[tuple[int, bytes, bytes, bytes, bool]]:
+    """Yield `(key, raw_line, subject, county_cell, might_be_prop64)` for each kept row.
+
+    The same rows as `iter_rows`, set aside for the same reasons, but a line of a
+    simple shape is read without splitting out every field (`engine.scan`).
+    """
+    lines = split_lines(data)
+    stats.lines = len(lines)
+    rows = 0
+
+    for number, line in enumerate(lines, 1):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if number == 1 and header_allowed and layout.is_header(line):
+            stats.header = True
+            continue
+        light = light_row(line)
+        if light is not None:
+            rows += 1
+            yield row_key(shard, number), line, light[0], light[1], light[2]
+            continue
+        if not line.strip():
+            stats.blank += 1
+            continue
+        rows += 1
+        try:
+            cells = layout.split_fields(line)
+            layout.check_row(cells)
+        except layout.BadRow as error:
+            rejected.append(RejectedRow(number, str(error), line))
+            continue
+        yield (row_key(shard, number), line, cells[layout.SUBJECT_ID].strip(layout.TRIM),
+               cells[layout.STP_ORI_CNTY_NAME], row_might_be_prop64(cells))
+
+    stats.rows = rows
+
+
+def row_might_be_prop64(cells: list[bytes]) -> bool:
+    """Return whether a row's charge fields could name a Prop 64 section."""
+    return names_prop64(cells[layout.OFFENSE_DESCR]) or names_prop64(cells[layout.COMMENT_TEXT])

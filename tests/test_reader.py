@@ -1,0 +1,67 @@
+"""The vectorised block reader must keep and set aside exactly what the line reader does."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings, strategies as st
+
+from engine import layout
+from engine.reader import ReadStats, iter_rows, read_block, row_might_be_prop64, split_lines
+from tests.rows import conviction_row
+
+
+def read_both(data: bytes, header_allowed: bool = True):
+    line_stats, line_rejected = ReadStats(), []
+    by_line = [(key, raw, cells[layout.SUBJECT_ID].strip(layout.TRIM), cells[layout.STP_ORI_CNTY_NAME],
+                row_might_be_prop64(cells))
+               for key, raw, cells in iter_rows(split_lines(data), 3, line_stats, line_rejected, header_allowed)]
+    block_stats, block_rejected = ReadStats(), []
+    by_block = list(read_block(data, 3, block_stats, block_rejected, header_allowed))
+    return (by_line, line_rejected, line_stats), (by_block, block_rejected, block_stats)
+
+
+def assert_same(data: bytes) -> None:
+    (line_rows, line_rejected, line_stats), (block_rows, block_rejected, block_stats) = read_both(data)
+    assert block_rows == line_rows
+    assert block_rejected == line_rejected
+    assert (block_stats.rows, block_stats.lines, block_stats.blank, block_stats.header) == (
+        line_stats.rows, line_stats.lines, line_stats.blank, line_stats.header)
+
+
+PIECES = [b",", b'"', b"\r", b" ", b"\xa0", b"x", b"\n", b",,,,,,,,,,", b'"A,B"']
+
+
+def test_quoted_name_row_read_fast():
+    row = conviction_row()
+    assert b'"' in row
+    (line_rows, _, _), (block_rows, _, _) = read_both(row + b"\r\n" + row + b"\n")
+    assert block_rows == line_rows
+    assert len(block_rows) == 2
+
+
+def test_carriage_return_inside_odd_line():
+    odd = conviction_row().replace(b'"DOE,JANE Q"', b'"DOE,JANE Q"X\rY')
+    assert_same(odd + b"\n")
+    (_, rejected, _), _ = read_both(odd + b"\n")
+    assert rejected == []
+
+
+def test_header_blank_and_short_lines():
+    header = b",".join(name.encode() for name in layout.COLUMNS) + b","
+    data = header + b"\n\n   \n" + conviction_row() + b"\nshort,line\n"
+    assert_same(data)
+    _, (_, rejected, stats) = read_both(data)
+    assert stats.header is True
+    assert stats.blank == 2
+    assert [r.line for r in rejected] == [5]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 8), st.integers(0, 400), st.sampled_from(PIECES)),
+                max_size=12),
+       st.integers(1, 4))
+def test_mutated_rows_read_alike(edits, copies):
+    lines = [bytearray(conviction_row(CNT_ORDER=b"10100100%d000" % n)) for n in range(copies)]
+    for line_number, position, piece in edits:
+        line = lines[line_number % len(lines)]
+        line[position % (len(line) + 1):position % (len(line) + 1)] = piece
+    assert_same(b"\n".join(bytes(line) for line in lines) + b"\n")
