@@ -10,10 +10,12 @@ from pathlib import Path
 
 import fastparquet
 import msgspec
+import pandas as pd
 
 from engine import __version__, layout
 from engine.batch import STATEWIDE, Settings
 from engine.bundle import CONDENSED_HEADER, FULL_HEADER
+from engine.decisions_table import write_part_frame
 from engine.naming import county_folder
 from engine.policy import CountyPolicy, encode_policy, policy_digest
 from engine.summary import CountySummary
@@ -143,7 +145,7 @@ def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
             extra = [parts / u.unit / part for u in regrouped]
             _join_into(outcome, folder / name, header, ordered, extra)
 
-    _write_decisions_metadata(outcome, units)
+    _write_decisions(outcome, units)
     _write_rejected(outcome, files, shards, shard_units)
     _write_run_summary(outcome, settings)
     return outcome
@@ -222,9 +224,26 @@ def _write_county(outcome: RunOutcome, county: str, parts: Path, shard_units: li
     }
 
 
-def _write_decisions_metadata(outcome: RunOutcome, units: list[UnitResult]) -> None:
-    paths = [outcome.out / p for unit in units for p in unit.decision_parts]
+def _write_decisions(outcome: RunOutcome, units: list[UnitResult]) -> None:
+    """Split the units' decision parts into one file per county, then write `_metadata`.
+
+    NOTE: the decisions of a run are held in client memory at once, about 200 bytes
+    per decided conviction; a national run would need this done county by county.
+    """
     decisions = make_private_dir(outcome.out / "decisions")
+    frames = [fastparquet.ParquetFile(str(outcome.out / path)).to_pandas()
+              for unit in units for path in unit.decision_parts]
+    paths = []
+    if frames:
+        table = pd.concat(frames, ignore_index=True)
+        for county_name, rows in table.groupby("county_name", sort=True):
+            folder = make_private_dir(decisions / f"county={outcome.county_folders.get(county_name, county_folder(county_name))}")
+            path = folder / "part-0.parquet"
+            temporary = folder / ".part-0.parquet.tmp"
+            write_part_frame(temporary, rows.reset_index(drop=True))
+            temporary.chmod(FILE_MODE)
+            temporary.replace(path)
+            paths.append(path)
     if paths:
         fastparquet.writer.merge([str(p) for p in paths], verify_schema=True, root=str(decisions))
         for name in ("_metadata", "_common_metadata"):

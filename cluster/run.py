@@ -167,9 +167,8 @@ def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, r
     largest = max((s.size or 0) for s in shards) or 1
     buckets = max(1, min(len(affected), int(split.size), -(-affected_bytes // largest)))
     regroup = [shards[i] for i in affected]
-    previous_parts = [results[shard_unit(s.index)].decision_parts for s in regroup]
     futures = client.map(
-        regroup_shard, regroup, previous_parts, settings=settings, out_dir=out, buckets=buckets,
+        regroup_shard, regroup, settings=settings, out_dir=out, buckets=buckets,
         key=[f"regroup-shard-{run_id}-{s.index}" for s in regroup], retries=TASK_RETRIES)
     for again in _gather(client, futures, "regrouping", progress):
         first_pass = results[again.unit]

@@ -18,7 +18,8 @@ import msgspec
 import numpy as np
 
 from engine import layout
-from engine.batch import BatchResult, Settings, evaluate, evaluate_light, subject_hash
+from engine.batch import BatchResult, Settings, evaluate, evaluate_block, evaluate_light, subject_hash
+from engine.columnar import light_block
 from engine.decisions_table import write_part
 from engine.history import TRIM
 from engine.naming import county_folder
@@ -30,6 +31,7 @@ from cluster.plan import Shard
 logger = logging.getLogger(__name__)
 
 PARTS_FOLDER = ".parts"
+DECISIONS_PART = "decisions.parquet"
 
 
 class UnitResult(msgspec.Struct):
@@ -95,6 +97,25 @@ def _read_rows(shard: Shard, stats: ReadStats, rejected: list[RejectedRow]):
     return read_block(data, shard.index, stats, rejected, shard.starts_file)
 
 
+def _decide_rows(shard: Shard, settings: Settings, stats: ReadStats,
+                 rejected: list[RejectedRow]) -> BatchResult:
+    """Decide a shard, columnar when its block is regular, row by row otherwise."""
+    if shard.compression is None:
+        with fsspec.open(shard.path, "rb") as handle:
+            handle.seek(shard.start)
+            data = handle.read(shard.end - shard.start)
+        light = light_block(data, shard.starts_file)
+        if light is not None:
+            block, header = light
+            stats.rows = len(block.lines)
+            stats.lines = len(block.lines) + header
+            stats.header = header
+            return evaluate_block(block, shard.index, settings)
+        logger.debug("shard %d is read row by row: it holds lines of an irregular shape", shard.index)
+        return evaluate_light(read_block(data, shard.index, stats, rejected, shard.starts_file), settings)
+    return evaluate_light(_read_rows(shard, stats, rejected), settings)
+
+
 def _closing_lines(handle) -> Iterable[bytes]:
     with handle:
         yield from handle
@@ -113,7 +134,7 @@ def decide_shard(shard: Shard, settings: Settings, out_dir: str) -> bytes:
     stats = ReadStats()
     rejected: list[RejectedRow] = []
 
-    batch = evaluate_light(_read_rows(shard, stats, rejected), settings)
+    batch = _decide_rows(shard, settings, stats, rejected)
 
     write_atomic(unit_dir / "rejected.msgpack", _encoder.encode(rejected))
     hashes = np.unique(np.fromiter((subject_hash(s) for s in batch.subjects), dtype=np.uint64,
@@ -132,8 +153,7 @@ def decide_shard(shard: Shard, settings: Settings, out_dir: str) -> bytes:
     return _encoder.encode(result)
 
 
-def regroup_shard(shard: Shard, previous_parts: list[str], settings: Settings, out_dir: str,
-                  buckets: int) -> bytes:
+def regroup_shard(shard: Shard, settings: Settings, out_dir: str, buckets: int) -> bytes:
     """Second pass over a shard holding split persons: send their rows to buckets by
     subject hash, and decide the rest of the shard again without them."""
     started = time.perf_counter()
@@ -160,8 +180,6 @@ def regroup_shard(shard: Shard, previous_parts: list[str], settings: Settings, o
         bucket_dir = make_private_dir(parts / bucket_unit(bucket))
         write_atomic(bucket_dir / f"from-{unit}.msgpack", _encoder.encode(by_bucket.get(bucket, [])))
 
-    for relative in previous_parts:
-        (Path(out_dir) / relative).unlink(missing_ok=True)
     result = _write_unit(unit, unit_dir, Path(out_dir), batch, settings)
     result.shard = shard.index
     result.file_index = shard.file_index
@@ -208,16 +226,19 @@ def _write_unit(unit: str, unit_dir: Path, out_dir: Path, batch: BatchResult,
         write_lines_part(unit_dir / "all.csv", batch.all_lines)
         write_lines_part(unit_dir / "condensed.csv", batch.condensed_lines)
 
-    for county, records in sorted(batch.decisions.items()):
-        if not records:
-            continue
-        folder = make_private_dir(out_dir / "decisions" / f"county={county_folder(county)}")
-        final = folder / f"part-{unit}-{_county_tag(county)}.parquet"
-        temporary = folder / f".{final.name}.{os.getpid()}.tmp"
+    records = [record for county in sorted(batch.decisions) for record in batch.decisions[county]]
+    decisions_part = unit_dir / DECISIONS_PART
+    if records:
+        # One part per unit, for every county; the merge splits it into the county
+        # partitions of the dataset, since a file per county and shard costs more to
+        # write than the decisions themselves.
+        temporary = unit_dir / f".{DECISIONS_PART}.{os.getpid()}.tmp"
         write_part(temporary, records)
         os.chmod(temporary, 0o600)
-        os.replace(temporary, final)
-        result.decision_parts.append(str(final.relative_to(out_dir)))
+        os.replace(temporary, decisions_part)
+        result.decision_parts.append(str(decisions_part.relative_to(out_dir)))
+    else:
+        decisions_part.unlink(missing_ok=True)
 
     result.decided_by_shard = batch.decided_by_shard
     result.passed_by_shard = batch.passed_by_shard
@@ -226,9 +247,3 @@ def _write_unit(unit: str, unit_dir: Path, out_dir: Path, batch: BatchResult,
     result.counties_seen = sorted(batch.counties_seen)
     result.subjects = len(batch.subjects)
     return result
-
-
-def _county_tag(county: str) -> str:
-    # Two county names can share a folder name; the tag keeps their parts apart.
-    import zlib
-    return f"{zlib.crc32(county.encode('utf-8')):08x}"

@@ -10,6 +10,8 @@ import datetime
 import hashlib
 from typing import Iterable, NamedTuple
 
+import numpy as np
+
 from engine import layout
 from engine.bundle import (
     blank_eligibility, condensed_line, eligibility_cells, join_eligibility,
@@ -20,7 +22,9 @@ from engine.history import TRIM, Person, PersonFacts
 from engine.naming import county_folder
 from engine.policy import DISMISS_ALL_PROP64, CountyPolicy
 from engine.dates import add_years
-from engine.reader import key_shard, row_might_be_prop64
+from engine.columnar import LightBlock
+from engine.scan import names_prop64
+from engine.reader import key_shard, row_key, row_might_be_prop64
 from engine.summary import CountySummary
 
 RECENT_YEARS = 7
@@ -100,9 +104,9 @@ def evaluate_light(rows: Iterable[tuple[int, bytes, bytes, bytes, bool]], settin
     """Decide every Prop 64 conviction in rows `(key, raw_line, subject, county_cell,
     might_be_prop64)` of complete persons.
 
-    Every row is grouped by subject, but only persons with a charge field that could
-    name a Prop 64 section are read in full: nobody else has anything to decide, and
-    their rows are passed through.
+    Every row is grouped by subject, but only persons with a row that could be a Prop
+    64 conviction are read in full: nobody else has anything to decide, and their
+    rows are passed through.
     """
     result = BatchResult()
     keys: list[int] = []
@@ -124,16 +128,60 @@ def evaluate_light(rows: Iterable[tuple[int, bytes, bytes, bytes, bool]], settin
         if might_be_prop64:
             candidates[subject] = None
 
+    groups = ((subject, rows_of[subject]) for subject in candidates)
+    return _decide_groups(result, groups, list(rows_of), county_cells, keys, raw_lines, settings)
+
+
+class _BlockKeys:
+    """Row keys of a block computed on demand: row i is line `first_line + i` of a shard."""
+
+    __slots__ = ("shard", "first_line", "count")
+
+    def __init__(self, shard: int, first_line: int, count: int):
+        self.shard, self.first_line, self.count = shard, first_line, count
+
+    def __getitem__(self, index: int) -> int:
+        return row_key(self.shard, self.first_line + index)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        return (row_key(self.shard, self.first_line + i) for i in range(self.count))
+
+
+def evaluate_block(block: LightBlock, shard: int, settings: Settings) -> BatchResult:
+    """Decide every Prop 64 conviction of a block read by `engine.columnar`."""
+    codes = block.subject_codes
+    candidate_codes = np.unique(codes[block.candidate_rows])
+    rows = np.flatnonzero(np.isin(codes, candidate_codes))
+    rows = rows[np.argsort(codes[rows], kind="stable")]
+    row_codes = codes[rows]
+    boundaries = np.flatnonzero(np.diff(row_codes)) + 1
+    subjects = block.subjects
+    groups = ((subjects[group_codes[0]], group.tolist())
+              for group, group_codes in zip(np.split(rows, boundaries), np.split(row_codes, boundaries))
+              if len(group))
+    keys = _BlockKeys(shard, block.first_line, len(block.lines))
+    cells = block.cells_of(rows.tolist())
+    return _decide_groups(BatchResult(), groups, subjects, block.counties, keys, block.lines, settings,
+                          cells.__getitem__)
+
+
+def _decide_groups(result: BatchResult, groups, subjects: list[bytes], county_cells,
+                   keys, raw_lines: list[bytes], settings: Settings, cells_of=None) -> BatchResult:
+    """Decide the persons of `groups` (subject and row indexes, in file order), count
+    every other row as passed through, and finish the result."""
     for cell in county_cells:
         county = cell.strip(TRIM).upper().decode("latin-1")
         if county:
             result.counties_seen.add(county)
-    result.subjects = list(rows_of)
+    result.subjects = subjects
 
     other_p64: dict[int, bytes] = {}
     evaluated: dict[int, bytes] = {}
-    for subject in candidates:
-        person = _build_person(subject, rows_of[subject], raw_lines, other_p64)
+    for subject, indexes in groups:
+        person = _build_person(subject, indexes, raw_lines, other_p64, cells_of)
         _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, result)
 
     decided = result.decided_by_shard
@@ -150,10 +198,10 @@ def evaluate_light(rows: Iterable[tuple[int, bytes, bytes, bytes, bool]], settin
 
 
 def _build_person(subject: bytes, indexes: list[int], raw_lines: list[bytes],
-                  other_p64: dict[int, bytes]) -> Person:
+                  other_p64: dict[int, bytes], cells_of=None) -> Person:
     person = None
     for index in indexes:
-        cells = layout.split_fields(raw_lines[index])
+        cells = layout.split_fields(raw_lines[index]) if cells_of is None else cells_of(index)
         if person is None:
             person = Person(subject, index, cells)
         conviction = person.add_row(index, cells)
@@ -167,10 +215,12 @@ def _build_person(subject: bytes, indexes: list[int], raw_lines: list[bytes],
     return person
 
 
-def _count_passed(result: BatchResult, keys: list[int]) -> None:
+def _count_passed(result: BatchResult, keys) -> None:
     """Count rows passed through per shard: every row that was not decided."""
     per_shard: dict[int, int] = {}
-    if keys and key_shard(min(keys)) == key_shard(max(keys)):
+    if isinstance(keys, _BlockKeys):
+        per_shard[keys.shard] = len(keys)
+    elif keys and key_shard(min(keys)) == key_shard(max(keys)):
         per_shard[key_shard(keys[0])] = len(keys)
     else:
         for key in keys:
@@ -184,11 +234,16 @@ def _count_passed(result: BatchResult, keys: list[int]) -> None:
 def _all_results_lines(result: BatchResult, keys: list[int], raw_lines: list[bytes],
                        other_p64: dict[int, bytes], evaluated: dict[int, bytes]) -> None:
     blank = blank_eligibility(b"")
-    for index, key in enumerate(keys):
+    for index in range(len(raw_lines)):
+        key = keys[index]
         eligibility = evaluated.get(index)
         if eligibility is None:
             flagged = other_p64.get(index)
-            eligibility = blank if flagged is None else blank_eligibility(flagged)
+            if flagged is None and names_prop64(raw_lines[index]):
+                # A person with nothing to decide can still have a comment to flag.
+                cells = layout.split_fields(raw_lines[index])
+                flagged = possible_other_p64(cells[layout.OFFENSE_DESCR], cells[layout.COMMENT_TEXT])
+            eligibility = blank if not flagged else blank_eligibility(flagged)
         raw = raw_lines[index]
         result.all_lines.append((key, _safe_line(raw) + eligibility))
         result.condensed_lines.append((key, condensed_line(raw, eligibility)))

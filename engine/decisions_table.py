@@ -25,6 +25,10 @@ def to_frame(records: list[DecisionRecord]) -> pd.DataFrame:
 
 
 def write_part(path: Path, records: list[DecisionRecord]) -> None:
-    """Write one part file of the dataset with fastparquet."""
-    fastparquet.write(str(path), to_frame(records), compression="SNAPPY", write_index=False,
-                      stats=False)
+    """Write decision records as one Parquet file with fastparquet."""
+    write_part_frame(path, to_frame(records))
+
+
+def write_part_frame(path: Path, frame: pd.DataFrame) -> None:
+    """Write a decisions frame as one Parquet file with fastparquet."""
+    fastparquet.write(str(path), frame, compression="SNAPPY", write_index=False, stats=False)

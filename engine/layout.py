@@ -54,6 +54,15 @@ SENT_LENGTH = INDEX["SENT_LENGTH"]
 SENT_TIME_CODE = INDEX["SENT_TIME_CODE"]
 COMMENT_TEXT = INDEX["COMMENT_TEXT"]
 
+#: The columns the engine reads from a row to build histories and decide. A reader
+#: that loads only some columns (`engine.columnar`) loads these, and leaves None in
+#: the others, so that code reading any other column fails loudly there.
+DECISION_COLUMNS: tuple[str, ...] = (
+    "SUBJECT_ID", "CII_NUMBER", "PRI_NAME", "PRI_DOB", "STP_EVENT_DATE", "STP_TYPE_DESCR",
+    "STP_ORI_CNTY_NAME", "CNT_ORDER", "OFN", "OFFENSE_DESCR", "OFFENSE_TOC", "DISP_DESCR",
+    "CONV_STAT_DESCR", "SENT_LOC_DESCR", "SENT_LENGTH", "SENT_TIME_CODE", "COMMENT_TEXT",
+)
+
 #: The input columns that `All_Results_Condensed.csv` keeps, in output order.
 CONDENSED_COLUMNS: tuple[str, ...] = (
     "CII_NUMBER", "PRI_NAME", "GENDER", "PRI_DOB", "RACE_DESCR", "CYC_DATE",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Iterator, NamedTuple
 
 from engine import layout
-from engine.scan import light_row, names_prop64
+from engine.scan import light_row, might_be_prop64_conviction
 
 #: Bits of a row key below the shard number: the line number within the shard.
 LINE_BITS = 32
@@ -131,5 +131,6 @@ def read_block(
 
 
 def row_might_be_prop64(cells: list[bytes]) -> bool:
-    """Return whether a row's charge fields could name a Prop 64 section."""
-    return names_prop64(cells[layout.OFFENSE_DESCR]) or names_prop64(cells[layout.COMMENT_TEXT])
+    """Return whether a row could be a Prop 64 conviction (`engine.scan`)."""
+    return might_be_prop64_conviction(cells[layout.OFFENSE_DESCR], cells[layout.COMMENT_TEXT],
+                                      cells[layout.DISP_DESCR])

@@ -1,8 +1,8 @@
 """A light first look at one research-file line.
 
 Most rows belong to people with no Prop 64 charge, and for those the run needs only
-the row's validity, its SUBJECT_ID, its county and whether its charge fields could
-name a Prop 64 section. This module reads those from lines of a simple shape with a
+the row's validity, its SUBJECT_ID, its county and whether it could be a Prop 64
+conviction. This module reads those from lines of a simple shape with a
 few C-level `bytes` calls: no quote, or one quoted field (a `"LAST,FIRST M"` name)
 standing whole between two commas. Every other line returns None and goes to the
 row-by-row reader in `engine.layout`, which applies the same rules to any shape.
@@ -18,6 +18,7 @@ _COUNTY = layout.STP_ORI_CNTY_NAME
 _CNT_ORDER = layout.CNT_ORDER
 _OFFENSE = layout.OFFENSE_DESCR
 _COMMENT = layout.COMMENT_TEXT
+_DISPOSITION = layout.DISP_DESCR
 _TRIM = layout.TRIM
 _MIN_CNT_ORDER = layout.MIN_CNT_ORDER_LENGTH
 
@@ -27,8 +28,19 @@ def names_prop64(value: bytes) -> bool:
     return b"1135" in value or b"11360" in value
 
 
+def is_conviction(disposition: bytes) -> bool:
+    """Return whether a DISP_DESCR cell records a conviction."""
+    return disposition.lstrip(_TRIM)[:9].upper() == b"CONVICTED"
+
+
+def might_be_prop64_conviction(offense: bytes, comment: bytes, disposition: bytes) -> bool:
+    """Return whether a row could be a Prop 64 conviction: a conviction whose charge
+    fields name 11357-11360. Only persons with such a row have anything to decide."""
+    return (names_prop64(offense) or names_prop64(comment)) and is_conviction(disposition)
+
+
 def light_row(line: bytes) -> tuple[bytes, bytes, bool] | None:
-    """Return `(subject, county_cell, might_be_prop64)` of a valid simple line.
+    """Return `(subject, county_cell, might_be_prop64_conviction)` of a valid simple line.
 
     Returns None for a line of any other shape, or one that is not a valid row; the
     row-by-row reader then decides and gives the reason.
@@ -55,7 +67,6 @@ def light_row(line: bytes) -> tuple[bytes, bytes, bool] | None:
     subject = parts[_SUBJECT].strip(_TRIM)
     if not subject or len(parts[_CNT_ORDER + shift].strip(_TRIM)) < _MIN_CNT_ORDER:
         return None
-    offense = parts[_OFFENSE + shift]
-    comment = parts[_COMMENT + shift]
-    might_be_prop64 = b"1135" in offense or b"11360" in offense or b"1135" in comment or b"11360" in comment
+    might_be_prop64 = might_be_prop64_conviction(
+        parts[_OFFENSE + shift], parts[_COMMENT + shift], parts[_DISPOSITION + shift])
     return subject, parts[_COUNTY + shift], might_be_prop64

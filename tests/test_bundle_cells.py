@@ -294,3 +294,13 @@ def test_unevaluated_row_cells_empty():
     cells = all_cells(evaluate_rows(lines))[0]
 
     assert set(cells.values()) == {b""}
+
+
+def test_other_p64_without_prop64_conviction():
+    # A person whose only conviction is another charge is never read in full; the
+    # comment of their row is still flagged in All_Results.
+    row = conviction_row(OFFENSE_DESCR=b"503 VC-TAKE CAR", COMMENT_TEXT=b"CHRG 11358 HS")
+    result = evaluate_rows([row])
+
+    assert all_cells(result)[0]["Possible Other P64 Charges"] == b"CHRG 11358 HS"
+    assert evaluated_cells(result) == []

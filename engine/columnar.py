@@ -1,0 +1,164 @@
+"""A columnar first pass over a block of whole lines, for blocks of the common shape.
+
+Most rows belong to people with no Prop 64 charge; for them the run needs only the
+SUBJECT_ID, the county and whether a charge field could name 11357-11360. pyarrow's
+CSV reader tokenises the block in C++ and keeps just those five columns, so no Python
+code touches such a row.
+
+pyarrow and `engine.layout` must agree on every row, so this path is taken only when
+the block is plainly regular: every line has 95 fields, no line is blank, every quote
+pair encloses one whole field, and no SUBJECT_ID or CNT_ORDER is blank, short or
+padded. Any other block returns None, and the caller reads it row by row, which sets
+the odd rows aside with their reasons.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from engine import layout
+from engine.scan import is_conviction
+
+NEWLINE, QUOTE, COMMA, CARRIAGE_RETURN = 10, 34, 44, 13
+_WANTED = layout.DECISION_COLUMNS
+_WANTED_INDEXES = tuple(layout.INDEX[name] for name in _WANTED)
+_TRIM = layout.TRIM.decode("latin-1")
+
+
+class LightBlock:
+    """The rows of one block, as arrays indexed by row (data lines, in order)."""
+
+    __slots__ = ("lines", "first_line", "subject_codes", "subjects", "candidate_rows", "counties",
+                 "table")
+
+    def __init__(self, lines, first_line, subject_codes, subjects, candidate_rows, counties, table):
+        self.lines: list[bytes] = lines
+        """Raw data lines without their line ends; row i is line `first_line + i`."""
+        self.first_line: int = first_line
+        self.subject_codes: np.ndarray = subject_codes
+        """Per row, the index of its SUBJECT_ID in `subjects`."""
+        self.subjects: list[bytes] = subjects
+        self.candidate_rows: np.ndarray = candidate_rows
+        """Rows that could be Prop 64 convictions (`engine.scan.might_be_prop64_conviction`)."""
+        self.counties: list[bytes] = counties
+        """The distinct STP_ORI_CNTY_NAME cells of the block."""
+        self.table: pa.Table = table
+        """The `layout.DECISION_COLUMNS` of every row."""
+
+    def cells_of(self, rows: list[int]) -> dict[int, list]:
+        """Return row cells for the given rows, with None in columns not loaded."""
+        taken = self.table.take(pa.array(rows, type=pa.int64()))
+        columns = [(index, taken.column(name).to_pylist()) for index, name in zip(_WANTED_INDEXES, _WANTED)]
+        cells_by_row = {}
+        for position, row in enumerate(rows):
+            cells = [None] * layout.FIELD_COUNT
+            for index, values in columns:
+                cells[index] = values[position]
+            cells_by_row[row] = cells
+        return cells_by_row
+
+
+def _quotes_enclose_fields(view: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:
+    """Return whether every line has no quote, or one pair around one whole field."""
+    quotes = np.flatnonzero(view == QUOTE)
+    if not len(quotes):
+        return True
+    line_of = np.searchsorted(starts, quotes, side="right") - 1
+    counts = np.bincount(line_of, minlength=len(starts))
+    if np.any((counts != 0) & (counts != 2)):
+        return False
+    opening, closing = quotes[0::2], quotes[1::2]
+    line = line_of[0::2]
+    opens_field = (opening == starts[line]) | (view[np.maximum(opening - 1, 0)] == COMMA)
+    closes_field = (closing + 1 == ends[line]) | (view[np.minimum(closing + 1, len(view) - 1)] == COMMA)
+    return bool(np.all(opens_field & closes_field))
+
+
+def _trimmed_and_long_enough(column: pa.ChunkedArray, minimum: int) -> bool:
+    """Return whether every value is valid UTF-8, unpadded and at least `minimum` long."""
+    try:
+        text = pc.cast(column, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    if pc.any(pc.not_equal(pc.utf8_trim(text, characters=_TRIM), text)).as_py():
+        return False
+    return not pc.any(pc.less(pc.utf8_length(text), minimum)).as_py()
+
+
+def light_block(data: bytes, header_allowed: bool) -> tuple[LightBlock, bool] | None:
+    """Read a regular block columnar; return it and whether it began with a header.
+
+    Returns None when the block is not plainly regular (see the module docstring).
+    """
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if not lines:
+        return None
+    header = header_allowed and layout.is_header(lines[0].rstrip(b"\r"))
+    data_lines = lines[1:] if header else lines
+    if not data_lines:
+        return None
+
+    view = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(view == NEWLINE)
+    starts = np.concatenate(([0], newlines + 1))[: len(lines)]
+    ends = np.concatenate((newlines, [len(data)]))[: len(lines)]
+    with_return = (ends > starts) & (view[np.maximum(ends - 1, 0)] == CARRIAGE_RETURN)
+    ends = ends - with_return
+    if np.any(ends == starts) or not _quotes_enclose_fields(view, starts, ends):
+        return None
+
+    invalid = []
+
+    def note_invalid(row) -> str:
+        invalid.append(row.number)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=list(layout.COLUMNS), skip_rows=1 if header else 0,
+                                           use_threads=False, block_size=1 << 26),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
+                                             invalid_row_handler=note_invalid),
+            convert_options=pacsv.ConvertOptions(include_columns=list(_WANTED),
+                                                 column_types={name: pa.binary() for name in _WANTED}),
+        )
+    except pa.ArrowInvalid:
+        return None
+    if invalid or table.num_rows != len(data_lines):
+        return None
+    if not _trimmed_and_long_enough(table["SUBJECT_ID"], 1):
+        return None
+    if not _trimmed_and_long_enough(table["CNT_ORDER"], layout.MIN_CNT_ORDER_LENGTH):
+        return None
+
+    encoded = pc.dictionary_encode(table["SUBJECT_ID"]).combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    names = np.zeros(table.num_rows, dtype=bool)
+    for name in ("OFFENSE_DESCR", "COMMENT_TEXT"):
+        for pattern in ("1135", "11360"):
+            names |= pc.match_substring(table[name], pattern).to_numpy(zero_copy_only=False)
+    named = np.flatnonzero(names)
+    dispositions = table["DISP_DESCR"].take(pa.array(named, type=pa.int64())).to_pylist()
+    candidate_rows = named[np.fromiter((is_conviction(d) for d in dispositions), dtype=bool,
+                                       count=len(named))]
+
+    if with_return.any():
+        data_lines = [line[:-1] if line.endswith(b"\r") else line for line in data_lines]
+    block = LightBlock(
+        lines=data_lines,
+        first_line=2 if header else 1,
+        subject_codes=codes,
+        subjects=encoded.dictionary.to_pylist(),
+        candidate_rows=candidate_rows,
+        counties=pc.unique(table["STP_ORI_CNTY_NAME"]).to_pylist(),
+        table=table,
+    )
+    return block, header
