@@ -1,10 +1,9 @@
 """Opening a report in headless Chromium: its console errors, the URLs it requested,
 and a full-page screenshot.
 
-Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`:
-the browser reads commands from file descriptor 3 and writes replies to 4, each a
-JSON message ended by a NUL byte), so no port is opened and no extra package is
-needed. The tests and `scripts/docs_images.py` use it; Debian's `chromium` package
+Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`).
+The browser reads commands from file descriptor 3 and writes replies to 4, each a JSON
+message ended by a NUL byte, so no port is opened and no extra package is needed. The tests and `scripts/docs_images.py` use it; Debian's `chromium` package
 provides the browser.
 """
 
@@ -28,11 +27,11 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 
 class BrowserError(RuntimeError):
-    """Chromium could not be started, or did not answer in time."""
+    """Chromium could not be started, or did not respond in time."""
 
 
 class PageRender(NamedTuple):
-    """What opening a page produced."""
+    """The outcome of opening a page."""
 
     errors: list[str]
     """Console errors, uncaught exceptions and error log entries (failed loads)."""
@@ -80,7 +79,7 @@ class _Pipe:
         while b"\0" not in self.buffer:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.from_browser], [], [], left)[0]:
-                raise BrowserError(f"Chromium did not answer within {timeout:.0f}s")
+                raise BrowserError(f"Chromium did not respond within {timeout:.0f}s")
             chunk = os.read(self.from_browser, 1 << 20)
             if not chunk:
                 raise BrowserError("Chromium closed the DevTools pipe; it may have crashed")
@@ -123,7 +122,7 @@ def render_page(page: Path, width: int = 1280, height: int = 900, settle: float 
     Raises
     ------
     BrowserError
-        No Chromium is installed, or it did not start or answer within `timeout`.
+        No Chromium is installed, or it did not start or respond within `timeout`.
     """
     chromium = find_chromium()
     if chromium is None:

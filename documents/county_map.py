@@ -58,8 +58,8 @@ def county_map(relieved: dict[str, int]) -> Figure | None:
         return None
     highest = max(relieved.values(), default=0) or 1
     normalize = Normalize(vmin=0, vmax=highest)
-    # The palest blues are cut off, so that a county with none relieved is still
-    # told apart from the grey of counties not in the run.
+    # The palest blues are cut off, so that a county with none relieved still
+    # differs from the grey of counties not in the run.
     colormap = ListedColormap(colormaps["Blues"](np.linspace(0.15, 1.0, 256)))
     polygons, colors = [], []
     for name, parts in sorted(shapes.items()):

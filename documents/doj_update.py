@@ -20,8 +20,9 @@ HEADER = (
     "prop64_section", "disposition_date", "relief_granted", "order_date",
 )
 DISMISSED_AND_SEALED = "dismissed and sealed"
-# NOTE: the decision does not record the age at the offense, so a redesignation is
-# always written as one to a misdemeanor; one to an infraction is set by the county.
+# NOTE: the decision does not record the age at the offense, so every redesignation
+# is written as one to a misdemeanor. The county changes the rows it redesignates to
+# an infraction.
 REDESIGNATED_MISDEMEANOR = "redesignated to misdemeanor"
 RELIEF = {DISMISSAL: DISMISSED_AND_SEALED, REDUCTION: REDESIGNATED_MISDEMEANOR}
 

@@ -36,7 +36,7 @@ class Relief(NamedTuple):
 
 
 class CountyFigures(NamedTuple):
-    """What a county's report shows; every count is over that county's convictions."""
+    """The figures of a county's report, each over that county's convictions only."""
 
     county: str
     folder: str
@@ -92,7 +92,7 @@ def count_figures(county: CountyRun) -> CountyFigures:
     ------
     RunOutputError
         When the decisions and the summary disagree, which means the run folder
-        holds files of different runs or was changed after the run.
+        contains files of different runs or was changed after the run.
     """
     frame = county.decisions
     summary = county.summary

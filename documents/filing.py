@@ -143,10 +143,10 @@ def _caption(template: FilingTemplate, values: dict[str, str], width: float) -> 
 
 
 def _case_block(group: CaseGroup, width: float) -> KeepTogether:
-    who = f"People v. {group.name or '(name not on record)'} · CII {group.cii_number or '—'}"
+    person = f"People v. {group.name or '(name not on record)'} · CII {group.cii_number or '—'}"
     if group.birth_date:
-        who += f" · born {group.birth_date}"
-    heading = Paragraph(f"Case {escape(group.label)}<br/>{escape(who)}", _CASE)
+        person += f" · born {group.birth_date}"
+    heading = Paragraph(f"Case {escape(group.label)}<br/>{escape(person)}", _CASE)
     rows = [["Count", "Code section", "Level", "Disposition date", "Relief"]]
     rows += [[c.cnt_order, Paragraph(escape(c.code_section), _CELL), c.level, c.disposition_date,
               c.relief] for c in group.convictions]

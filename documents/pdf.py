@@ -1,4 +1,4 @@
-"""What the PDF documents share: page margins and numbered pages."""
+"""Page margins and page numbering shared by the PDF documents."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ MARGIN = inch
 
 
 class NumberedCanvas(pdf_canvas.Canvas):
-    """A canvas that holds every page until the end, to write "Page N of M" on each."""
+    """A canvas that keeps every page until the end, to write "Page N of M" on each."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -63,11 +63,6 @@ class CountyRun(NamedTuple):
         return self.ref.name
 
     @property
-    def folder(self) -> Path:
-        """Not a path: the folder name under the run's output folder."""
-        return Path(self.ref.folder)
-
-    @property
     def has_trail(self) -> bool:
         return TRAIL_COLUMN in self.decisions.columns
 

@@ -150,8 +150,8 @@ def _writer(kind: str, formats: dict) -> Callable:
 
 def _width(rows: pd.DataFrame, column: Column) -> float:
     if column.kind == "date":
-        return 12
-    if column.kind == "flag":
+        longest = len("yyyy-mm-dd")
+    elif column.kind == "flag":
         longest = 3
     elif column.kind == "number":
         longest = int(rows[column.source].astype(str).str.len().max()) if len(rows) else 1
