@@ -30,6 +30,7 @@ from documents.filing_template import FilingTemplateError, load_template
 from documents.source import RunOutputError, read_county, read_run
 from documents.workbook import write_workbook
 from engine.generate import write_research_file
+from engine.layout import decode_text
 from tests.conftest import read_json
 
 COMPUTE_AT = datetime.date(2024, 7, 1)
@@ -90,9 +91,19 @@ def test_run_has_clashing_folders(run_folder):
 
 def test_decisions_carry_name_and_birth_date(run_folder):
     frame = pd.read_parquet(run_folder / "decisions")
-    assert (frame["name"].str.len() > 0).all()
+    first_rows: dict[str, list[str]] = {}
+    lines = [decode_text(line) for line in (run_folder.parent / "input.csv").read_bytes().splitlines()]
+    for cells in csv.DictReader(lines):
+        first_rows.setdefault(cells["SUBJECT_ID"].strip(), [cells["PRI_NAME"].strip(),
+                                                             cells["PRI_DOB"].strip()])
+    for record in frame.head(200).itertuples():
+        name, birth = first_rows[record.subject]
+        assert record.name == name
+        if pd.isna(record.birth_date):
+            continue
+        assert record.birth_date.strftime("%Y%m%d") == birth
     assert frame["birth_date"].notna().mean() > 0.9
-    assert frame["birth_date"].dt.year.between(1930, 1999).all() or frame["birth_date"].isna().any()
+    assert frame["birth_date"].dropna().dt.year.between(1930, 1999).all()
 
 
 def test_workbook_rows_match_decisions(run_folder):
