@@ -12,7 +12,7 @@ DEMO_ROWS ?= 1000000
 DEMO_OUT ?= demo-out
 PYTEST_ARGS ?=
 
-.PHONY: install test demo clean
+.PHONY: install test demo clean docs-images
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,8 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) *.egg-info
+
+# Pictures of the documents for docs/ and the README; needs Debian's chromium and
+# poppler-utils (apt-get install chromium poppler-utils).
+docs-images: $(STAMP)
+	$(BIN)/python scripts/docs_images.py

@@ -74,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true",
                      help="replace the outputs of an earlier run in --out")
     run.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    run.add_argument("--documents", action="store_true",
+                     help="also write the review workbook, court filing, DOJ update file and "
+                          "reports (as `clearance documents` does)")
+    _add_document_options(run)
+
+    documents = commands.add_parser(
+        "documents", help="write review workbooks, court filings, DOJ update files and reports "
+                          "of a finished run")
+    documents.add_argument("run_folder", metavar="DIR", help="output folder of a finished run")
+    _add_document_options(documents)
 
     generate = commands.add_parser("generate", help="write a fabricated research file")
     generate.add_argument("--rows", type=_positive, required=True, metavar="N", help="data rows to write")
@@ -85,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="fill unused fields with '  -  ' as the earlier tool's generator did")
     generate.add_argument("--no-header", action="store_true", help="write no header line")
     return parser
+
+
+def _add_document_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--per-person", action="store_true",
+                        help="write one court filing per person (court-filings/) instead of one "
+                             "per county")
+    parser.add_argument("--filing-template", metavar="FILE",
+                        help="court filing layout (TOML); default the built-in template")
 
 
 def _configure_logging(debug: bool) -> None:
@@ -106,15 +124,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "documents":
+            return _documents(args)
         return _generate(args)
     except KeyboardInterrupt:
         print("clearance: interrupted; the output folder is incomplete", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one clear line
         from cluster.settings import ConfigError
+        from documents.filing_template import FilingTemplateError
+        from documents.source import RunOutputError
         if args.debug:
             raise
-        if isinstance(error, ConfigError):
+        if isinstance(error, (ConfigError, FilingTemplateError, RunOutputError)):
             print(f"clearance: {error}", file=sys.stderr)
             return EXIT_USAGE
         print(f"clearance: run failed: {type(error).__name__}: {error} (rerun with --debug "
@@ -128,6 +150,10 @@ def _run(args) -> int:
     from cluster.settings import RunConfig
 
     _quiet_libraries(args.debug)
+    if args.documents:
+        # A template error is reported before the run rather than after it.
+        from documents.filing_template import load_template
+        load_template(args.filing_template)
     config = RunConfig(
         inputs=args.inputs, out=args.out, counties=args.counties, policy=args.policy,
         policy_dir=args.policy_dir, compute_at=args.compute_at, scheduler=args.scheduler,
@@ -135,10 +161,25 @@ def _run(args) -> int:
         progress=not args.no_progress)
     outcome = run_job(config)
     print_report(outcome, sys.stdout)
+    if args.documents:
+        _write_documents(outcome.out, args)
     if outcome.rows_set_aside:
         print(f"clearance: {outcome.rows_set_aside} rows set aside; see "
               f"{outcome.out / 'rejected.csv'} for the file, line and reason of each", file=sys.stderr)
         return EXIT_ROWS_SET_ASIDE
+    return EXIT_OK
+
+
+def _write_documents(out, args) -> None:
+    from documents.build import write_documents
+
+    written = write_documents(out, per_person=args.per_person, filing_template=args.filing_template)
+    print(f"wrote {len(written):,} documents into {out}/ (review.xlsx, doj-update.csv, "
+          "court filings and report.html in each county folder; report.html at the top)")
+
+
+def _documents(args) -> int:
+    _write_documents(args.run_folder, args)
     return EXIT_OK
 
 

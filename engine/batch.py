@@ -55,6 +55,9 @@ class DecisionRecord(NamedTuple):
     """One decided conviction, as the Parquet decisions dataset holds it."""
 
     subject: str
+    name: str
+    """PRI_NAME of the person's first row."""
+    birth_date: datetime.date | None
     cii_number: str
     county_name: str
     cnt_order: str
@@ -363,6 +366,8 @@ def _record(person: Person, conviction, facts: PersonFacts, decision: Decision,
             cells: list[bytes]) -> DecisionRecord:
     return DecisionRecord(
         subject=_text(person.subject),
+        name=_text(person.name.strip(TRIM)),
+        birth_date=person.birth_date,
         cii_number=_text(conviction.cii.strip(TRIM)),
         county_name=conviction.county.decode("latin-1"),
         cnt_order=_text(conviction.cnt_order),

@@ -14,9 +14,10 @@ COLUMNS = DecisionRecord._fields
 
 
 def to_frame(records: list[DecisionRecord]) -> pd.DataFrame:
-    """Build the decisions frame; unknown disposition dates become NaT."""
+    """Build the decisions frame; unknown birth and disposition dates become NaT."""
     frame = pd.DataFrame.from_records(records, columns=COLUMNS)
-    frame["disposition_date"] = pd.to_datetime(frame["disposition_date"]).astype("datetime64[ns]")
+    for name in ("birth_date", "disposition_date"):
+        frame[name] = pd.to_datetime(frame[name]).astype("datetime64[ns]")
     for name in ("check", "conviction_count", "prop64_count"):
         frame[name] = frame[name].astype("int32")
     for name in ("felony", "deceased", "pc290_registration"):

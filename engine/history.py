@@ -73,13 +73,14 @@ class Person:
     """The history of one subject across every input row."""
 
     __slots__ = (
-        "subject", "first_row", "birth_date", "case_numbers", "deceased",
+        "subject", "first_row", "name", "birth_date", "case_numbers", "deceased",
         "pc290_registration", "convictions", "rows", "_counted",
     )
 
     def __init__(self, subject: bytes, first_row: int, cells: list[bytes]):
         self.subject = subject
         self.first_row = first_row
+        self.name = cells[layout.PRI_NAME]
         self.birth_date = parse_date(cells[layout.PRI_DOB])
         self.case_numbers: dict[bytes, list[bytes]] = {}
         self.deceased = False

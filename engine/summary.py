@@ -60,7 +60,11 @@ class CountySummary(msgspec.Struct):
             self.earliest_conviction = other.earliest_conviction
 
     def to_json(self, policy: CountyPolicy, line_count: int) -> dict:
-        """Return the bundle's `summary.json` object, keys sorted as the earlier tool wrote them."""
+        """Return the bundle's `summary.json` object, keys sorted as the earlier tool wrote them.
+
+        The three `convictions...` keys are additions; the earlier tool had no
+        per-county total of dismissals, since check 1 counts in no other key.
+        """
         baseline = policy.baselineEligibility
         earliest = self.earliest_conviction
         document = {
@@ -69,6 +73,9 @@ class CountySummary(msgspec.Struct):
                 s: self.dismissal_by_section.get(s, 0) for s in PROP64_SECTIONS if s in baseline.dismiss},
             "convictionReductionCountByCodeSection": {
                 s: self.reduction_by_section.get(s, 0) for s in PROP64_SECTIONS if s in baseline.reduce},
+            "convictionsDismissed": self.dismissed,
+            "convictionsReduced": self.reduced,
+            "convictionsWithNoRelief": self.no_relief,
             "county": self.county,
             "earliestConviction": None if earliest is None else f"{earliest.isoformat()}T00:00:00Z",
             "lineCount": line_count,
