@@ -100,15 +100,14 @@ def read_run(out: str | Path) -> RunOutputs:
 def read_county(run: RunOutputs, ref: CountyRef) -> CountyRun:
     """Read one county's summary and its own decision rows.
 
-    The decisions partition is named after the county's name, and two county names
-    can share it (the run then gives their output folders `-2` suffixes), so rows
-    are also filtered by `county_name`.
+    The decisions partition has the county's output folder name (`-2` added when two
+    county names share a folder name); rows are also filtered by `county_name`.
     """
     summary = _read_json(run.out / ref.folder / "summary.json")
     if summary.get("county") != ref.name:
         raise RunOutputError(f"{run.out / ref.folder / 'summary.json'} is not the summary "
                              "of the county that the run's summary.json lists for this folder")
-    partition = run.out / DECISIONS_FOLDER / f"county={county_folder(ref.name)}"
+    partition = run.out / DECISIONS_FOLDER / f"county={ref.folder}"
     frame = _read_partition(partition)
     frame = frame[frame["county_name"] == ref.name].reset_index(drop=True)
     frame = frame.sort_values(["subject", "case_numbers", "cnt_order"], kind="stable")
