@@ -46,7 +46,7 @@ class FileAccount(msgspec.Struct):
 
 
 class RunOutcome:
-    """What a run wrote, for the manifest, the closing table and the exit code."""
+    """Outputs and figures of a run, for the manifest, the closing table and the exit code."""
 
     def __init__(self, out: Path, run_id: str):
         self.out = out
@@ -227,8 +227,8 @@ def _write_county(outcome: RunOutcome, county: str, parts: Path, shard_units: li
 def _write_decisions(outcome: RunOutcome, units: list[UnitResult]) -> None:
     """Split the units' decision parts into one file per county, then write `_metadata`.
 
-    NOTE: the decisions of a run are held in client memory at once, about 200 bytes
-    per decided conviction; a national run would need this done county by county.
+    NOTE: the client holds every decision of the run in memory at once, about 200
+    bytes per decided conviction. A national run would need this done county by county.
     """
     decisions = make_private_dir(outcome.out / "decisions")
     frames = [fastparquet.ParquetFile(str(outcome.out / path)).to_pandas()

@@ -35,7 +35,7 @@ DECISIONS_PART = "decisions.parquet"
 
 
 class UnitResult(msgspec.Struct):
-    """What one task reports back: counts, partial summaries and its part files."""
+    """Result record of one task: counts, partial summaries and its part files."""
 
     unit: str
     shard: int | None = None
@@ -111,7 +111,7 @@ def _decide_rows(shard: Shard, settings: Settings, stats: ReadStats,
             stats.lines = len(block.lines) + header
             stats.header = header
             return evaluate_block(block, shard.index, settings)
-        logger.debug("shard %d is read row by row: it holds lines of an irregular shape", shard.index)
+        logger.debug("shard %d is read row by row because some of its lines have an irregular shape", shard.index)
         return evaluate_light(read_block(data, shard.index, stats, rejected, shard.starts_file), settings)
     return evaluate_light(_read_rows(shard, stats, rejected), settings)
 
@@ -229,9 +229,9 @@ def _write_unit(unit: str, unit_dir: Path, out_dir: Path, batch: BatchResult,
     records = [record for county in sorted(batch.decisions) for record in batch.decisions[county]]
     decisions_part = unit_dir / DECISIONS_PART
     if records:
-        # One part per unit, for every county; the merge splits it into the county
-        # partitions of the dataset, since a file per county and shard costs more to
-        # write than the decisions themselves.
+        # One part per unit covers every county, and the merge splits it into the
+        # county partitions. A file per county and shard would cost more to write than
+        # the decisions it holds.
         temporary = unit_dir / f".{DECISIONS_PART}.{os.getpid()}.tmp"
         write_part(temporary, records)
         os.chmod(temporary, 0o600)

@@ -33,7 +33,7 @@ STATEWIDE = "STATEWIDE"
 
 
 class Settings(NamedTuple):
-    """What every batch of a run is decided with."""
+    """Settings every batch of a run is decided with."""
 
     compute_at: datetime.date
     default_policy: CountyPolicy
@@ -52,7 +52,7 @@ class Settings(NamedTuple):
 
 
 class DecisionRecord(NamedTuple):
-    """One decided conviction, as the Parquet decisions dataset holds it."""
+    """One decided conviction, a row of the Parquet decisions dataset."""
 
     subject: str
     name: str
@@ -76,7 +76,7 @@ class DecisionRecord(NamedTuple):
 
 
 class BatchResult:
-    """What deciding a batch produced, keyed by county name (trimmed, upper case)."""
+    """Outputs of deciding one batch, keyed by county name (trimmed, upper case)."""
 
     def __init__(self):
         self.prop64_lines: dict[str, list[tuple[int, bytes]]] = {}

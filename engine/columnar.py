@@ -1,7 +1,7 @@
 """A columnar first pass over a block of whole lines, for blocks of the common shape.
 
-Most rows belong to people with no Prop 64 charge; for them the run needs only the
-SUBJECT_ID, the county and whether a charge field could name 11357-11360. pyarrow's
+Most rows belong to people with no Prop 64 conviction. For them the run needs only
+the SUBJECT_ID, the county and whether the row could be such a conviction. pyarrow's
 CSV reader tokenises the block in C++ and keeps just those five columns, so no Python
 code touches such a row.
 

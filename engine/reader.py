@@ -25,7 +25,7 @@ class RejectedRow(NamedTuple):
 
 
 class ReadStats:
-    """What one block held: rows read (header and blank lines excluded) and lines seen."""
+    """Counts of one block: rows read (header and blank lines excluded) and lines seen."""
 
     __slots__ = ("rows", "lines", "header", "blank")
 

@@ -42,8 +42,8 @@ def might_be_prop64_conviction(offense: bytes, comment: bytes, disposition: byte
 def light_row(line: bytes) -> tuple[bytes, bytes, bool] | None:
     """Return `(subject, county_cell, might_be_prop64_conviction)` of a valid simple line.
 
-    Returns None for a line of any other shape, or one that is not a valid row; the
-    row-by-row reader then decides and gives the reason.
+    Returns None for a line of any other shape, or one that is not a valid row. The
+    row-by-row reader then decides that line and gives the reason.
     """
     quotes = line.count(b'"')
     parts = line.split(b",")
