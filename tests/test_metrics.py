@@ -32,6 +32,7 @@ from engine import layout
 from engine.counties import CALIFORNIA_COUNTIES
 from engine.generate import write_research_file
 from engine.naming import county_folder
+from tests import promql
 from tests.conftest import read_json
 
 COMPUTE_AT = datetime.date(2019, 11, 11)
@@ -343,3 +344,18 @@ def test_metrics_port_in_use_is_usage_error(tmp_path, capsys):
     assert code == EXIT_USAGE
     assert f"metrics port {blocker.port} on 127.0.0.1 cannot be opened" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_dashboard_metrics_are_exported(scraped_run):
+    exported = set()
+    for text in [*scraped_run.scrapes.values(), scraped_run.client_final]:
+        for family in text_string_to_metric_families(text):
+            exported.update(sample.name for sample in family.samples)
+    queries = {**promql.dashboard_queries(), **promql.alert_expressions()}
+    assert len(queries) > 15
+
+    for name, query in queries.items():
+        named = promql.metric_names(query)
+        assert named, name
+        # `up` is the scrape health series Prometheus itself writes for every target.
+        assert named - {"up"} <= exported, (name, sorted(named - exported))
