@@ -34,9 +34,9 @@ def as_promql(query: str) -> str:
 def metric_names(expression: str) -> set[str]:
     """Return the metric names a PromQL expression selects.
 
-    Label matchers, strings, ranges, grouping clauses and numbers are removed first;
-    what remains is either a function or aggregation (followed by a parenthesis), a
-    keyword, or a metric name.
+    Label matchers, strings, ranges, grouping clauses and numbers are removed first.
+    Each name that remains is then a function or aggregation (followed by a
+    parenthesis), a keyword, or a metric name.
     """
     text = _STRING.sub(" ", as_promql(expression))
     text = _MATCHERS.sub(" ", text)
@@ -57,7 +57,7 @@ def dashboard() -> dict:
 
 
 def dashboard_queries() -> dict[str, str]:
-    """Return every PromQL query of the dashboard, keyed by panel title and target."""
+    """Return every PromQL query of the dashboard, keyed by panel and target."""
     document = dashboard()
     queries = {}
     for panel in document["panels"]:

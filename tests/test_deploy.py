@@ -237,7 +237,8 @@ def test_dashboard_layout_fits_grid():
     cells: dict[tuple[int, int], str] = {}
     for panel in panels:
         box = panel["gridPos"]
-        assert 0 <= box["x"] and box["x"] + box["w"] <= 24, panel["title"]
+        assert box["x"] >= 0, panel["title"]
+        assert box["x"] + box["w"] <= 24, panel["title"]
         for x in range(box["x"], box["x"] + box["w"]):
             for y in range(box["y"], box["y"] + box["h"]):
                 assert (x, y) not in cells, (panel["title"], cells.get((x, y)))
