@@ -42,6 +42,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}; expected a number from 0 to 65535")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clearance",
@@ -74,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true",
                      help="replace the outputs of an earlier run in --out")
     run.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    run.add_argument("--metrics-port", type=_port, metavar="PORT",
+                     help="serve the run's progress figures for Prometheus on this port at "
+                          "/metrics while the run lasts (0 picks a free port); default off")
+    run.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
+                     help="address the --metrics-port server binds to (default 127.0.0.1; "
+                          "0.0.0.0 lets other machines scrape it)")
     run.add_argument("--documents", action="store_true",
                      help="also write the review workbook, court filing, DOJ update file and "
                           "reports (as `clearance documents` does)")
@@ -158,7 +174,8 @@ def _run(args) -> int:
         inputs=args.inputs, out=args.out, counties=args.counties, policy=args.policy,
         policy_dir=args.policy_dir, compute_at=args.compute_at, scheduler=args.scheduler,
         workers=args.workers, shard_size=args.shard_size, overwrite=args.overwrite,
-        progress=not args.no_progress)
+        progress=not args.no_progress, metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host)
     outcome = run_job(config)
     print_report(outcome, sys.stdout)
     if args.documents:

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from engine.batch import Settings
 from cluster.merge import RunOutcome, merge_outputs
+from cluster.metrics import MetricsServer, RunMetrics, StageProgress, register_worker_metrics
 from cluster.parts import make_private_dir
 from cluster.plan import Shard, default_workers, describe_inputs, plan_shards
 from cluster.settings import ConfigError, RunConfig, build_settings
@@ -80,7 +81,8 @@ def _progress(total: int, label: str, enabled: bool) -> tqdm:
                 mininterval=0.5, dynamic_ncols=True)
 
 
-def _gather(client: Client, futures, label: str, enabled: bool, rows_per_unit=None) -> list[UnitResult]:
+def _gather(client: Client, futures, label: str, enabled: bool,
+            stage: StageProgress | None = None) -> list[UnitResult]:
     results: list[UnitResult] = []
     started = time.perf_counter()
     rows = 0
@@ -89,6 +91,8 @@ def _gather(client: Client, futures, label: str, enabled: bool, rows_per_unit=No
             result = decode_result(future.result())
             results.append(result)
             rows += result.rows
+            if stage is not None:
+                stage.done(result.rows, result.bytes_read)
             elapsed = max(time.perf_counter() - started, 1e-6)
             if rows:
                 bar.set_postfix_str(f"{rows / elapsed:,.0f} rows/s", refresh=False)
@@ -112,6 +116,25 @@ def find_split_subjects(out: Path, shards: list[Shard]) -> tuple[np.ndarray, lis
 
 def run_job(config: RunConfig, today: datetime.date | None = None) -> RunOutcome:
     """Run the main job end to end and return what it wrote."""
+    run_id = uuid.uuid4().hex[:12]
+    run_metrics = RunMetrics(run_id)
+    with _serving(run_metrics, config):
+        return _run_job(config, today, run_id, run_metrics)
+
+
+@contextlib.contextmanager
+def _serving(run_metrics: RunMetrics, config: RunConfig):
+    try:
+        server = MetricsServer(run_metrics.registry, config.metrics_host, config.metrics_port)
+    except OSError as error:
+        raise ConfigError(f"metrics port {config.metrics_port} on {config.metrics_host} cannot be "
+                          f"opened: {error.strerror}; choose another --metrics-port") from None
+    with server:
+        yield server
+
+
+def _run_job(config: RunConfig, today: datetime.date | None, run_id: str,
+             run_metrics: RunMetrics) -> RunOutcome:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     settings, policy_sources = build_settings(config, today or datetime.date.today())
@@ -126,12 +149,13 @@ def run_job(config: RunConfig, today: datetime.date | None = None) -> RunOutcome
     make_private_dir(out / PARTS_FOLDER)
     shards = plan_shards(files, config.shard_size)
     timings["plan"] = time.perf_counter() - started
-    run_id = uuid.uuid4().hex[:12]
     logger.info("run %s: %d input files, %d shards, compute-at %s", run_id, len(files), len(shards),
                 settings.compute_at.isoformat())
 
     with open_client(config) as client:
-        results = _decide(client, shards, settings, str(out), run_id, config.progress, timings)
+        register_worker_metrics(client)
+        results = _decide(client, shards, settings, str(out), run_id, config.progress, timings,
+                          run_metrics)
 
     phase = time.perf_counter()
     outcome = merge_outputs(out, files, shards, results, settings, policy_sources, run_id, timings)
@@ -143,12 +167,15 @@ def run_job(config: RunConfig, today: datetime.date | None = None) -> RunOutcome
 
 
 def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, run_id: str,
-            progress: bool, timings: dict[str, float]) -> dict[str, UnitResult]:
+            progress: bool, timings: dict[str, float],
+            run_metrics: RunMetrics) -> dict[str, UnitResult]:
     phase = time.perf_counter()
-    futures = client.map(decide_shard, shards, settings=settings, out_dir=out,
+    sizes = [s.size for s in shards]
+    futures = client.map(decide_shard, shards, settings=settings, out_dir=out, run_id=run_id,
                          key=[f"decide-shard-{run_id}-{s.index}" for s in shards],
                          retries=TASK_RETRIES)
-    first = _gather(client, futures, "deciding shards", progress)
+    first = _gather(client, futures, "deciding shards", progress, run_metrics.stage(
+        "decide", len(shards), 0 if None in sizes else sum(sizes)))
     del futures
     results = {r.unit: r for r in first}
     timings["decide"] = time.perf_counter() - phase
@@ -169,8 +196,10 @@ def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, r
     regroup = [shards[i] for i in affected]
     futures = client.map(
         regroup_shard, regroup, settings=settings, out_dir=out, buckets=buckets,
-        key=[f"regroup-shard-{run_id}-{s.index}" for s in regroup], retries=TASK_RETRIES)
-    for again in _gather(client, futures, "regrouping", progress):
+        run_id=run_id, key=[f"regroup-shard-{run_id}-{s.index}" for s in regroup],
+        retries=TASK_RETRIES)
+    for again in _gather(client, futures, "regrouping", progress,
+                         run_metrics.stage("regroup", len(regroup))):
         first_pass = results[again.unit]
         again.rows, again.lines, again.blank = first_pass.rows, first_pass.lines, first_pass.blank
         again.header, again.rejected = first_pass.header, first_pass.rejected
@@ -179,9 +208,10 @@ def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, r
     del futures
 
     futures = client.map(decide_bucket, list(range(buckets)), settings=settings, out_dir=out,
-                         key=[f"decide-bucket-{run_id}-{b}" for b in range(buckets)],
+                         run_id=run_id, key=[f"decide-bucket-{run_id}-{b}" for b in range(buckets)],
                          retries=TASK_RETRIES)
-    for result in _gather(client, futures, "deciding regrouped persons", progress):
+    for result in _gather(client, futures, "deciding regrouped persons", progress,
+                          run_metrics.stage("bucket", buckets)):
         results[result.unit] = result
     timings["regroup"] = time.perf_counter() - phase
     return results

@@ -32,6 +32,8 @@ class RunConfig(msgspec.Struct):
     shard_size: int = 64 * 1024 * 1024
     overwrite: bool = False
     progress: bool = True
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
 
 class ConfigError(ValueError):

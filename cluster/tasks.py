@@ -22,16 +22,18 @@ from engine.batch import BatchResult, Settings, evaluate, evaluate_block, evalua
 from engine.columnar import light_block
 from engine.decisions_table import write_part
 from engine.history import TRIM
-from engine.naming import county_folder
 from engine.reader import ReadStats, RejectedRow, iter_rows, read_block, row_might_be_prop64
 from engine.summary import CountySummary
-from cluster.parts import make_private_dir, write_atomic, write_lines_part
+from cluster import metrics
+from cluster.parts import FILE_MODE, make_private_dir, write_atomic, write_lines_part
 from cluster.plan import Shard
 
 logger = logging.getLogger(__name__)
 
 PARTS_FOLDER = ".parts"
 DECISIONS_PART = "decisions.parquet"
+#: The first pass's partial summaries of a shard, kept for the regroup pass's metrics.
+FIRST_PASS_SUMMARIES = "first-pass-summaries.msgpack"
 
 
 class UnitResult(msgspec.Struct):
@@ -61,6 +63,7 @@ _encoder = msgspec.msgpack.Encoder()
 _result_decoder = msgspec.msgpack.Decoder(UnitResult)
 _rejected_decoder = msgspec.msgpack.Decoder(list[RejectedRow])
 _bucket_decoder = msgspec.msgpack.Decoder(list[tuple[int, bytes]])
+_summaries_decoder = msgspec.msgpack.Decoder(list[CountySummary])
 
 
 def decode_result(data: bytes) -> UnitResult:
@@ -122,11 +125,36 @@ def _closing_lines(handle) -> Iterable[bytes]:
 
 
 def _bytes_of(shard: Shard) -> int:
-    return shard.size if shard.size is not None else 0
+    if shard.size is not None:
+        return shard.size
+    # A compressed file is one shard and is read whole.
+    filesystem, path = fsspec.core.url_to_fs(shard.path)
+    return filesystem.size(path) or 0
 
 
-def decide_shard(shard: Shard, settings: Settings, out_dir: str) -> bytes:
+def _first_attempt(unit_dir: Path, stage: str) -> bool:
+    """Leave a marker for this stage of the unit, and return whether none was there.
+
+    An earlier attempt leaves one: a retry after an error, or a rerun after a lost worker.
+    """
+    try:
+        os.close(os.open(unit_dir / f".attempt-{stage}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        return False
+    return True
+
+
+def decide_shard(shard: Shard, settings: Settings, out_dir: str, run_id: str = "") -> bytes:
     """First pass over one shard: decide its persons as if their histories were whole."""
+    unit_dir = make_private_dir(Path(out_dir) / PARTS_FOLDER / shard_unit(shard.index))
+    with metrics.track_task("decide", run_id, retried=not _first_attempt(unit_dir, "decide")) as run:
+        result = _decide_shard(shard, settings, out_dir)
+        write_atomic(unit_dir / FIRST_PASS_SUMMARIES, _encoder.encode(result.summaries))
+        metrics.record_first_pass(run, result.rows, result.rejected, result.bytes_read, result.summaries)
+    return _encoder.encode(result)
+
+
+def _decide_shard(shard: Shard, settings: Settings, out_dir: str) -> UnitResult:
     started = time.perf_counter()
     parts = Path(out_dir) / PARTS_FOLDER
     unit = shard_unit(shard.index)
@@ -150,12 +178,27 @@ def decide_shard(shard: Shard, settings: Settings, out_dir: str) -> bytes:
     result.seconds = time.perf_counter() - started
     logger.info("shard %d decided: %d rows, %d set aside, %.2fs", shard.index, stats.rows,
                 len(rejected), result.seconds)
+    return result
+
+
+def regroup_shard(shard: Shard, settings: Settings, out_dir: str, buckets: int,
+                  run_id: str = "") -> bytes:
+    """Second pass over a shard holding split persons: send their rows to buckets by
+    subject hash, and decide the rest of the shard again without them."""
+    unit_dir = make_private_dir(Path(out_dir) / PARTS_FOLDER / shard_unit(shard.index))
+    with metrics.track_task("regroup", run_id, retried=not _first_attempt(unit_dir, "regroup")) as run:
+        result = _regroup_shard(shard, settings, out_dir, buckets)
+        try:
+            first_pass = _summaries_decoder.decode((unit_dir / FIRST_PASS_SUMMARIES).read_bytes())
+        except FileNotFoundError:
+            logger.warning("shard %d: first-pass summaries not found; its superseded decisions "
+                           "are not counted in the metrics", shard.index)
+        else:
+            metrics.record_regroup(run, first_pass, result.summaries)
     return _encoder.encode(result)
 
 
-def regroup_shard(shard: Shard, settings: Settings, out_dir: str, buckets: int) -> bytes:
-    """Second pass over a shard holding split persons: send their rows to buckets by
-    subject hash, and decide the rest of the shard again without them."""
+def _regroup_shard(shard: Shard, settings: Settings, out_dir: str, buckets: int) -> UnitResult:
     started = time.perf_counter()
     parts = Path(out_dir) / PARTS_FOLDER
     unit = shard_unit(shard.index)
@@ -186,11 +229,19 @@ def regroup_shard(shard: Shard, settings: Settings, out_dir: str, buckets: int) 
     result.seconds = time.perf_counter() - started
     logger.info("shard %d regrouped: %d rows sent to buckets, %.2fs", shard.index,
                 sum(len(rows) for rows in by_bucket.values()), result.seconds)
+    return result
+
+
+def decide_bucket(bucket: int, settings: Settings, out_dir: str, run_id: str = "") -> bytes:
+    """Decide the persons of one bucket, whose rows came from every shard."""
+    unit_dir = make_private_dir(Path(out_dir) / PARTS_FOLDER / bucket_unit(bucket))
+    with metrics.track_task("bucket", run_id, retried=not _first_attempt(unit_dir, "bucket")) as run:
+        result = _decide_bucket(bucket, settings, out_dir)
+        metrics.record_bucket(run, result.summaries)
     return _encoder.encode(result)
 
 
-def decide_bucket(bucket: int, settings: Settings, out_dir: str) -> bytes:
-    """Decide the persons of one bucket, whose rows came from every shard."""
+def _decide_bucket(bucket: int, settings: Settings, out_dir: str) -> UnitResult:
     started = time.perf_counter()
     parts = Path(out_dir) / PARTS_FOLDER
     unit = bucket_unit(bucket)
@@ -205,7 +256,7 @@ def decide_bucket(bucket: int, settings: Settings, out_dir: str) -> bytes:
     result = _write_unit(unit, unit_dir, Path(out_dir), batch, settings)
     result.seconds = time.perf_counter() - started
     logger.info("bucket %d decided: %d rows, %.2fs", bucket, len(gathered), result.seconds)
-    return _encoder.encode(result)
+    return result
 
 
 def _save_array(path: Path, array: np.ndarray) -> None:
