@@ -65,7 +65,6 @@ def iter_rows(
     `header_allowed` (the shard starts its file).
     """
     number = 0
-    rows = 0
     for number, line in enumerate(lines, 1):
         if line.endswith(b"\n"):
             line = line[:-1]
@@ -74,20 +73,26 @@ def iter_rows(
         if number == 1 and header_allowed and layout.is_header(line):
             stats.header = True
             continue
-        if not line.strip():
-            stats.blank += 1
-            continue
-        rows += 1
-        try:
-            cells = layout.split_fields(line)
-            layout.check_row(cells)
-        except layout.BadRow as error:
-            rejected.append(RejectedRow(number, str(error), line))
-            continue
-        yield row_key(shard, number), line, cells
-
-    stats.rows = rows
+        cells = _read_cells(line, number, stats, rejected)
+        if cells is not None:
+            yield row_key(shard, number), line, cells
     stats.lines = number
+
+
+def _read_cells(line: bytes, number: int, stats: ReadStats,
+                rejected: list[RejectedRow]) -> list[bytes] | None:
+    """Split and check one line; count it, and return None for a blank or set-aside line."""
+    if not line.strip():
+        stats.blank += 1
+        return None
+    stats.rows += 1
+    try:
+        cells = layout.split_fields(line)
+        layout.check_row(cells)
+    except layout.BadRow as error:
+        rejected.append(RejectedRow(number, str(error), line))
+        return None
+    return cells
 
 
 def read_block(
@@ -101,7 +106,6 @@ def read_block(
     """
     lines = split_lines(data)
     stats.lines = len(lines)
-    rows = 0
 
     for number, line in enumerate(lines, 1):
         if line.endswith(b"\r"):
@@ -111,23 +115,13 @@ def read_block(
             continue
         light = light_row(line)
         if light is not None:
-            rows += 1
+            stats.rows += 1
             yield row_key(shard, number), line, light[0], light[1], light[2]
             continue
-        if not line.strip():
-            stats.blank += 1
-            continue
-        rows += 1
-        try:
-            cells = layout.split_fields(line)
-            layout.check_row(cells)
-        except layout.BadRow as error:
-            rejected.append(RejectedRow(number, str(error), line))
-            continue
-        yield (row_key(shard, number), line, cells[layout.SUBJECT_ID].strip(layout.TRIM),
-               cells[layout.STP_ORI_CNTY_NAME], row_might_be_prop64(cells))
-
-    stats.rows = rows
+        cells = _read_cells(line, number, stats, rejected)
+        if cells is not None:
+            yield (row_key(shard, number), line, cells[layout.SUBJECT_ID].strip(layout.TRIM),
+                   cells[layout.STP_ORI_CNTY_NAME], row_might_be_prop64(cells))
 
 
 def row_might_be_prop64(cells: list[bytes]) -> bool:
