@@ -144,19 +144,21 @@ def main(argv: list[str] | None = None) -> int:
             return _documents(args)
         return _generate(args)
     except KeyboardInterrupt:
-        print("clearance: interrupted; the output folder is incomplete", file=sys.stderr)
+        print("clearance: interrupted; the output folder is incomplete. Run again with "
+              "--overwrite to start over", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one clear line
         from cluster.settings import ConfigError
         from documents.filing_template import FilingTemplateError
         from documents.source import RunOutputError
         if args.debug:
-            raise
+            logger.exception("clearance %s failed", args.command)
         if isinstance(error, (ConfigError, FilingTemplateError, RunOutputError)):
             print(f"clearance: {error}", file=sys.stderr)
             return EXIT_USAGE
-        print(f"clearance: run failed: {type(error).__name__}: {error} (rerun with --debug "
-              "for the traceback)", file=sys.stderr)
+        hint = "" if args.debug else " (rerun with --debug for the traceback)"
+        print(f"clearance: {args.command} failed: {type(error).__name__}: {error}{hint}",
+              file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -166,6 +168,10 @@ def _run(args) -> int:
     from cluster.settings import RunConfig
 
     _quiet_libraries(args.debug)
+    if (args.per_person or args.filing_template) and not args.documents:
+        from cluster.settings import ConfigError
+        raise ConfigError("--per-person and --filing-template apply to --documents; "
+                          "add --documents or drop them")
     if args.documents:
         # A template error is reported before the run rather than after it.
         from documents.filing_template import load_template
@@ -181,7 +187,8 @@ def _run(args) -> int:
     if args.documents:
         _write_documents(outcome.out, args)
     if outcome.rows_set_aside:
-        print(f"clearance: {outcome.rows_set_aside} rows set aside; see "
+        rows = "row" if outcome.rows_set_aside == 1 else "rows"
+        print(f"clearance: {outcome.rows_set_aside:,} {rows} set aside; see "
               f"{outcome.out / 'rejected.csv'} for the file, line and reason of each", file=sys.stderr)
         return EXIT_ROWS_SET_ASIDE
     return EXIT_OK
@@ -201,10 +208,16 @@ def _documents(args) -> int:
 
 
 def _generate(args) -> int:
+    from cluster.settings import ConfigError
     from engine.generate import write_research_file
 
-    stats = write_research_file(args.out, rows=args.rows, counties=args.counties, seed=args.seed,
-                                filler=args.filler, header=not args.no_header)
+    try:
+        stats = write_research_file(args.out, rows=args.rows, counties=args.counties, seed=args.seed,
+                                    filler=args.filler, header=not args.no_header)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    except OSError as error:
+        raise ConfigError(f"cannot write {args.out}: {error.strerror}") from None
     print(f"wrote {stats.rows:,} rows of {stats.subjects:,} subjects ({stats.bytes:,} bytes) to {args.out}")
     return EXIT_OK
 

@@ -154,7 +154,7 @@ def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
 def _account_rows(outcome: RunOutcome, files: list[InputFile], shards: list[Shard],
                   units: list[UnitResult]) -> None:
     for file in files:
-        size, sha256 = file_digest(Path(file.path)) if "://" not in file.path else (file.size, "")
+        size, sha256 = file_digest(file.path)
         outcome.accounts.append(FileAccount(file.path, size, sha256))
     file_of_shard = {s.index: s.file_index for s in shards}
     for unit in units:
@@ -187,7 +187,7 @@ def _decided_counties(units: list[UnitResult], settings: Settings) -> list[str]:
     chosen = sorted(c for c in seen if county_folder(c) in settings.counties)
     found = {county_folder(c) for c in chosen}
     for folder in sorted(settings.counties - found):
-        logger.warning("county %s has no rows in the input; its bundle is empty", folder)
+        logger.warning("county %s has no kept row in the input; its bundle is empty", folder)
         chosen.append(folder.replace("-", " ").upper())
     return chosen
 

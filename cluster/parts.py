@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import fsspec
 import numpy as np
 
 FILE_MODE = 0o600
@@ -120,11 +121,11 @@ def join_parts(writer: HashingWriter, header: bytes, ordered: Iterable[Path],
     return count
 
 
-def file_digest(path: Path) -> tuple[int, str]:
-    """Return the size and SHA-256 of a file."""
+def file_digest(path: Path | str) -> tuple[int, str]:
+    """Return the size and SHA-256 of a file, local or an fsspec URL."""
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as handle:
+    with fsspec.open(str(path), "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
             size += len(chunk)

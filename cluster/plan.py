@@ -7,6 +7,7 @@ shards; the run detects that after the first pass and regroups those persons.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 
@@ -14,6 +15,8 @@ import fsspec
 import msgspec
 
 from engine import layout
+
+logger = logging.getLogger(__name__)
 
 #: How far past a planned cut the planner looks for a change of SUBJECT_ID before it
 #: gives up and cuts at the next line (the run then regroups the split person).
@@ -69,6 +72,9 @@ def describe_inputs(paths: list[str]) -> list[InputFile]:
     """Stat every input; raise FileNotFoundError or PermissionError naming the file."""
     files = []
     for index, path in enumerate(paths):
+        if "://" not in path:
+            # Workers may run in another folder, so local paths travel absolute.
+            path = os.path.abspath(path)
         filesystem, _, (resolved,) = fsspec.get_fs_token_paths(path)
         info = filesystem.info(resolved)
         if info.get("type") == "directory":
@@ -77,6 +83,8 @@ def describe_inputs(paths: list[str]) -> list[InputFile]:
         # Opening now turns an unreadable input into one clear error before any work.
         with filesystem.open(resolved, "rb") as handle:
             handle.read(1)
+        if not info["size"]:
+            logger.warning("input %s is empty", path)
         files.append(InputFile(index, path, int(info["size"]), compression))
     return files
 

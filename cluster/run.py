@@ -37,11 +37,13 @@ def prepare_output(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
-        if not (out / "manifest.json").exists() and not (out / PARTS_FOLDER).exists():
-            raise ConfigError(f"output folder {out} is not empty and holds no earlier run; "
+        finished = (out / "manifest.json").exists()
+        if not finished and not (out / PARTS_FOLDER).exists():
+            raise ConfigError(f"output folder {out} is not empty and contains no earlier run; "
                               "choose an empty or new folder")
         if not overwrite:
-            raise ConfigError(f"output folder {out} holds an earlier run; pass --overwrite "
+            state = "an earlier run" if finished else "an incomplete run (no manifest.json)"
+            raise ConfigError(f"output folder {out} contains {state}; pass --overwrite "
                               "to replace it or choose another folder")
         for child in out.iterdir():
             if child.is_dir():
@@ -63,7 +65,7 @@ def open_client(config: RunConfig):
     if config.scheduler:
         try:
             client = Client(config.scheduler, timeout="20s")
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, ValueError) as error:
             raise ConfigError(f"scheduler {config.scheduler} cannot be reached: {error}") from None
         with client:
             yield client
@@ -187,8 +189,8 @@ def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, r
         return results
 
     phase = time.perf_counter()
-    logger.info("%d persons have rows in more than one shard; regrouping them from %d shards",
-                split.size, len(affected))
+    logger.info("%d %s rows in more than one shard; regrouping them from %d shards",
+                split.size, "person has" if split.size == 1 else "persons have", len(affected))
     np.save(Path(out) / PARTS_FOLDER / "split.npy", split)
     affected_bytes = sum(shards[i].size or 0 for i in affected)
     largest = max((s.size or 0) for s in shards) or 1

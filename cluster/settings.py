@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import difflib
 import logging
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from engine.policy import DEFAULT_POLICY, CountyPolicy, PolicyError, load_policy
 logger = logging.getLogger(__name__)
 
 DEFAULT_POLICY_FILE = "default.json"
+#: Relief under Prop 64 exists from the day after the November 8, 2016 election.
+PROP64_EFFECTIVE = datetime.date(2016, 11, 9)
+MAX_DAYS_AHEAD = 366
 
 
 class RunConfig(msgspec.Struct):
@@ -57,6 +61,9 @@ def load_policies(config: RunConfig) -> tuple[CountyPolicy, dict[str, CountyPoli
         raise ConfigError(f"policy folder {folder} is not found or not a folder")
     default = DEFAULT_POLICY
     sources["*"] = "built-in default"
+    if not (folder / DEFAULT_POLICY_FILE).exists():
+        logger.info("policy folder %s has no %s; counties without a policy file get the "
+                    "built-in default", folder, DEFAULT_POLICY_FILE)
     policies: dict[str, CountyPolicy] = {}
     known = {county_folder(name) for name in CALIFORNIA_COUNTIES}
     for path in sorted(folder.glob("*.json")):
@@ -85,6 +92,18 @@ def build_settings(config: RunConfig, today: datetime.date) -> tuple[Settings, d
     counties = None
     if config.counties:
         counties = frozenset(county_folder(name) for name in config.counties)
+        known = {county_folder(name) for name in CALIFORNIA_COUNTIES}
+        for name in config.counties:
+            if county_folder(name) not in known:
+                close = difflib.get_close_matches(name.strip().upper(), CALIFORNIA_COUNTIES, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"--county {name!r} is not one of the 58 California counties{hint}")
     all_results = counties is not None and len(counties) == 1
     compute_at = config.compute_at or today
+    if compute_at < PROP64_EFFECTIVE:
+        raise ConfigError(f"--compute-at {compute_at.isoformat()} is before Prop 64 took effect "
+                          f"({PROP64_EFFECTIVE.isoformat()}); give a later date")
+    if compute_at > today + datetime.timedelta(days=MAX_DAYS_AHEAD):
+        logger.warning("compute-at %s is more than a year after today; eligibility is judged "
+                       "as of that day", compute_at.isoformat())
     return Settings(compute_at, default, policies, counties, all_results), sources

@@ -337,8 +337,8 @@ def _validate_counties(counties: Sequence[str] | None) -> tuple[str, ...]:
         name = county.strip().upper()
         if name not in CALIFORNIA_COUNTIES:
             raise ValueError(
-                f"unknown county {county!r}: expected a California county such as 'LOS ANGELES' "
-                "(see engine.counties.CALIFORNIA_COUNTIES)"
+                f"unknown county {county!r}: expected one of the 58 California counties, "
+                "such as 'LOS ANGELES' or 'SAN JOAQUIN'"
             )
         if name not in names:
             names.append(name)

@@ -8,7 +8,9 @@ with the path of the field (`$.additionalRelief.subjectAgeThreshold`).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -80,12 +82,28 @@ DISMISS_ALL_PROP64 = CountyPolicy(
 )
 
 
+_KEYS = ("baselineEligibility", "additionalRelief", "dismiss", "reduce",
+         *AdditionalRelief.__struct_fields__)
+
+
+def _hint(message: str) -> str:
+    """Suggest the fix for the two most common mistakes: a misspelt key, a wrong section."""
+    unknown = re.search(r"unknown field `([^`]+)`", message)
+    if unknown:
+        close = difflib.get_close_matches(unknown.group(1), _KEYS, n=1)
+        if close:
+            return f"; did you mean `{close[0]}`?"
+    if "Invalid enum value" in message:
+        return "; sections are 11357, 11358, 11359 and 11360"
+    return ""
+
+
 def decode_policy(data: bytes, source: str) -> CountyPolicy:
     """Decode a policy document; `source` names it in error messages."""
     try:
         return msgspec.json.decode(data, type=CountyPolicy)
     except msgspec.ValidationError as error:
-        raise PolicyError(f"policy {source} is invalid: {error}") from None
+        raise PolicyError(f"policy {source} is invalid: {error}{_hint(str(error))}") from None
     except msgspec.DecodeError as error:
         raise PolicyError(f"policy {source} is not valid JSON: {error}") from None
 

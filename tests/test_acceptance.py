@@ -11,7 +11,7 @@ import pytest
 
 from cluster.cli import EXIT_ROWS_SET_ASIDE, EXIT_USAGE, main
 from cluster.run import run_job
-from cluster.settings import RunConfig
+from cluster.settings import ConfigError, RunConfig
 from tests.conftest import SAMPLE_POLICY, read_csv_cells, read_json
 
 COMPUTE_AT = datetime.date(2019, 11, 11)
@@ -148,3 +148,53 @@ def test_missing_input_is_usage_error(tmp_path, capsys):
     code = main(["run", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "out")])
     assert code == EXIT_USAGE
     assert "absent.csv" in capsys.readouterr().err
+
+
+def test_misspelt_county_rejected(samples, tmp_path, capsys):
+    code = main(["run", str(samples / "extra_comma.csv"), "--out", str(tmp_path / "out"),
+                 "--county", "SAN JOAQUN"])
+    assert code == EXIT_USAGE
+    assert "did you mean 'SAN JOAQUIN'?" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_compute_at_before_prop64_rejected(samples, tmp_path, capsys):
+    code = main(["run", str(samples / "extra_comma.csv"), "--out", str(tmp_path / "out"),
+                 "--compute-at", "2016-11-08"])
+    assert code == EXIT_USAGE
+    assert "before Prop 64 took effect" in capsys.readouterr().err
+
+
+def test_malformed_scheduler_is_usage_error(samples, tmp_path, capsys):
+    code = main(["run", str(samples / "extra_comma.csv"), "--out", str(tmp_path / "out"),
+                 "--scheduler", "http://127.0.0.1:1"])
+    assert code == EXIT_USAGE
+    assert "cannot be reached" in capsys.readouterr().err
+
+
+def test_incomplete_run_needs_overwrite(samples, scheduler_address, tmp_path):
+    out = tmp_path / "out"
+    (out / ".parts").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="incomplete run"):
+        run_county([samples / "extra_comma.csv"], "SAN JOAQUIN", out, scheduler_address)
+    run_county([samples / "extra_comma.csv"], "SAN JOAQUIN", out, scheduler_address, overwrite=True)
+    assert (out / "manifest.json").exists()
+
+
+def test_relative_input_path_made_absolute(samples, scheduler_address, tmp_path, monkeypatch):
+    (tmp_path / "input.csv").write_bytes((samples / "extra_comma.csv").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    outcome = run_county(["input.csv"], "SAN JOAQUIN", "out", scheduler_address)
+    assert outcome.accounts[0].path == str(tmp_path / "input.csv")
+    assert outcome.accounts[0].sha256 != ""
+
+
+def test_generate_unknown_county_is_usage_error(tmp_path, capsys):
+    code = main(["generate", "--rows", "10", "--out", str(tmp_path / "x.csv"), "--counties", "ATLANTIS"])
+    assert code == EXIT_USAGE
+    assert "58 California counties" in capsys.readouterr().err
+
+
+def test_per_person_needs_documents(samples, tmp_path):
+    code = main(["run", str(samples / "extra_comma.csv"), "--out", str(tmp_path / "out"), "--per-person"])
+    assert code == EXIT_USAGE

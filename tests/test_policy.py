@@ -136,3 +136,13 @@ def test_missing_policy_file(tmp_path):
 
     with pytest.raises(PolicyError, match="absent.json"):
         load_policy(missing)
+
+
+def test_misspelt_key_suggests_fix():
+    with pytest.raises(PolicyError, match=r"did you mean `subjectAgeThreshold`\?"):
+        decode_policy(b'{"additionalRelief": {"subjectAgeThreshhold": 50}}', "p.json")
+
+
+def test_wrong_section_lists_sections():
+    with pytest.raises(PolicyError, match="sections are 11357, 11358, 11359 and 11360"):
+        decode_policy(b'{"baselineEligibility": {"dismiss": ["11361"]}}', "p.json")
