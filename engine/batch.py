@@ -15,10 +15,12 @@ from engine.bundle import (
     blank_eligibility, condensed_line, eligibility_cells, join_eligibility,
     possible_other_p64,
 )
-from engine.decide import ADDITIONAL_RELIEF_CHECKS, REDUCTION, Case, Decision, decide
+from engine.county_rules import DISMISS_ALL_RULES
+from engine.decide import NO_DECISION, REDUCTION, Case, Decision, decide, encode_trail
+from engine.explain import encode_history
 from engine.history import TRIM, Person, PersonFacts
 from engine.naming import county_folder
-from engine.policy import DISMISS_ALL_PROP64, CountyPolicy
+from engine.rules import RulePolicy
 from engine.dates import add_years
 from engine.reader import key_shard
 from engine.summary import CountySummary
@@ -32,16 +34,20 @@ class Settings(NamedTuple):
     """What every batch of a run is decided with."""
 
     compute_at: datetime.date
-    default_policy: CountyPolicy
-    policies: dict[str, CountyPolicy]
+    default_policy: RulePolicy
+    policies: dict[str, RulePolicy]
     """Per-county policies by county folder name; the default covers the rest."""
     counties: frozenset[str] | None
     """County folder names to decide, or None for every county."""
     all_results: bool
     """Whether to produce `All_Results` lines for every row (single-county runs)."""
 
-    def policy_for(self, folder: str) -> CountyPolicy:
+    def policy_for(self, folder: str) -> RulePolicy:
         return self.policies.get(folder, self.default_policy)
+
+    def decides_plea_bargains(self) -> bool:
+        """Return whether any policy also decides possible plea bargains."""
+        return any(p.decides_plea_bargains for p in (self.default_policy, *self.policies.values()))
 
     def decides(self, folder: str) -> bool:
         return bool(folder) and (self.counties is None or folder in self.counties)
@@ -66,6 +72,13 @@ class DecisionRecord(NamedTuple):
     prop64_count: int
     deceased: bool
     pc290_registration: bool
+    rule_name: str
+    citation: str
+    policy_name: str
+    trail: str
+    """The rules tried and why each failed, as JSON (`engine.decide.TrailStep`)."""
+    history: str
+    """The person's history the conditions looked at, as JSON (`engine.explain.HistoryRecord`)."""
 
 
 class BatchResult:
@@ -98,6 +111,9 @@ def evaluate(rows: Iterable[tuple[int, bytes, list[bytes]]], settings: Settings)
     other_p64: list[bytes] = []
     row_county: list[str] = []
     keep_raw = settings.all_results
+    # A policy that decides possible plea bargains needs the raw line of every
+    # conviction, because which ones qualify is known only once the person is whole.
+    keep_convictions = settings.decides_plea_bargains()
     counties_seen = result.counties_seen
 
     for key, raw, cells in rows:
@@ -113,11 +129,10 @@ def evaluate(rows: Iterable[tuple[int, bytes, list[bytes]]], settings: Settings)
             counties_seen.add(county)
         row_county.append(county)
         conviction = person.add_row(index, cells)
-        raw_lines.append(raw if keep_raw or (conviction is not None and conviction.prop64) else b"")
+        keep = keep_raw or (conviction is not None and (conviction.prop64 or keep_convictions))
+        raw_lines.append(raw if keep else b"")
         comment = cells[layout.COMMENT_TEXT]
         other_p64.append(possible_other_p64(cells[layout.OFFENSE_DESCR], comment) if comment else b"")
-        if conviction is not None and conviction.prop64 is not None:
-            conviction.cii = cells[layout.CII_NUMBER]
 
     result.subjects = list(persons)
     evaluated: dict[int, bytes] = {}
@@ -152,20 +167,35 @@ def _safe_line(raw: bytes) -> bytes:
     return raw
 
 
+def _candidates(person: Person, settings: Settings) -> dict[str, list]:
+    """Return the convictions to decide, by county: every Prop 64 conviction, and the
+    possible plea bargains (`Person.plea_bargain_cycles`) where the policy decides them."""
+    plea_cycles = person.plea_bargain_cycles()
+    by_county: dict[str, list] = {}
+    for conviction in person.convictions:
+        if conviction.prop64 is None and conviction.cycle not in plea_cycles:
+            continue
+        county = conviction.county.decode("latin-1")
+        if not county:
+            continue
+        folder = county_folder(county)
+        if not settings.decides(folder):
+            continue
+        if conviction.prop64 is None and not settings.policy_for(folder).decides_plea_bargains:
+            continue
+        by_county.setdefault(county, []).append(conviction)
+    return by_county
+
+
 def _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, result) -> None:
-    in_county = [c for c in person.convictions if c.prop64 is not None]
-    if not in_county:
+    if not any(c.prop64 is not None for c in person.convictions) and not person.prop64_arrest_cycles:
+        return
+    by_county = _candidates(person, settings)
+    if not by_county:
         return
     facts = PersonFacts(person)
     compute_at = settings.compute_at
-    by_county: dict[str, list] = {}
-    for conviction in in_county:
-        county = conviction.county.decode("latin-1")
-        if county and settings.decides(county_folder(county)):
-            by_county.setdefault(county, []).append(conviction)
-
-    if not by_county:
-        return
+    history = encode_history(person)
     statewide = result.statewide
     person_decisions: dict[int, Decision] = {}
     person_what_if: dict[int, Decision] = {}
@@ -182,19 +212,25 @@ def _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, resu
         what_if: dict[int, Decision] = {}
 
         for conviction in convictions:
-            decision = decide(Case(conviction, person, facts, policy, compute_at))
+            case = Case(conviction, person, facts, compute_at)
+            decision = decide(policy, case)
             decisions[conviction.row] = decision
-            what_if[conviction.row] = decide(Case(conviction, person, facts, DISMISS_ALL_PROP64, compute_at))
+            # The what-if policy is about Prop 64 convictions only.
+            if conviction.prop64 is not None:
+                what_if[conviction.row] = decide(DISMISS_ALL_RULES, case, trail=False)
+            else:
+                what_if[conviction.row] = NO_DECISION
             cells = eligibility_cells(conviction, person, facts, decision,
                                       other_p64[conviction.row], compute_at)
             eligibility = join_eligibility(cells)
             evaluated[conviction.row] = eligibility
             lines.append((keys[conviction.row], _safe_line(raw_lines[conviction.row]) + eligibility))
-            records.append(_record(person, conviction, facts, decision, cells))
+            records.append(_record(person, conviction, facts, decision, cells, policy, history))
             _count_conviction(summary, conviction, decision)
             _count_conviction(statewide, conviction, decision)
 
-        summary.subjects_with_prop64 += 1
+        if any(c.prop64 is not None for c in convictions):
+            summary.subjects_with_prop64 += 1
         if any(d.relieved for d in decisions.values()):
             summary.subjects_with_relief += 1
         _count_relief(summary.relief_current, person, decisions, compute_at)
@@ -202,7 +238,8 @@ def _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, resu
         person_decisions.update(decisions)
         person_what_if.update(what_if)
 
-    statewide.subjects_with_prop64 += 1
+    if any(c.prop64 is not None for convictions in by_county.values() for c in convictions):
+        statewide.subjects_with_prop64 += 1
     if any(d.relieved for d in person_decisions.values()):
         statewide.subjects_with_relief += 1
     _count_relief(statewide.relief_current, person, person_decisions, compute_at)
@@ -210,7 +247,19 @@ def _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, resu
 
 
 def _count_conviction(summary: CountySummary, conviction, decision: Decision) -> None:
+    determinations = summary.by_determination
+    determinations[decision.determination] = determinations.get(decision.determination, 0) + 1
+    if decision.dismissed:
+        summary.dismissed += 1
+    elif decision.determination == REDUCTION:
+        summary.reduced += 1
+    else:
+        summary.no_relief += 1
+
     number = conviction.prop64_number
+    if number is None:
+        summary.possible_plea_bargains += 1
+        return
     summary.convictions_by_section[number] = summary.convictions_by_section.get(number, 0) + 1
     if conviction.felony:
         summary.felony_convictions += 1
@@ -220,20 +269,13 @@ def _count_conviction(summary: CountySummary, conviction, decision: Decision) ->
             summary.earliest_conviction is None or conviction.date < summary.earliest_conviction):
         summary.earliest_conviction = conviction.date
 
-    if decision.check == 2:
+    if decision.summary == "dismissal-by-section":
         summary.dismissal_by_section[number] = summary.dismissal_by_section.get(number, 0) + 1
-    elif decision.check == 9:
+    elif decision.summary == "reduction-by-section":
         summary.reduction_by_section[number] = summary.reduction_by_section.get(number, 0) + 1
-    elif decision.check in ADDITIONAL_RELIEF_CHECKS:
+    elif decision.summary == "additional-relief":
         reasons = summary.dismissal_by_additional_relief
         reasons[decision.reason] = reasons.get(decision.reason, 0) + 1
-
-    if decision.dismissed:
-        summary.dismissed += 1
-    elif decision.determination == REDUCTION:
-        summary.reduced += 1
-    else:
-        summary.no_relief += 1
 
 
 def _count_relief(counts: dict[str, int], person: Person, decisions: dict[int, Decision],
@@ -256,7 +298,7 @@ def _text(value: bytes) -> str:
 
 
 def _record(person: Person, conviction, facts: PersonFacts, decision: Decision,
-            cells: list[bytes]) -> DecisionRecord:
+            cells: list[bytes], policy: RulePolicy, history: str) -> DecisionRecord:
     return DecisionRecord(
         subject=_text(person.subject),
         cii_number=_text(conviction.cii.strip(TRIM)),
@@ -264,7 +306,7 @@ def _record(person: Person, conviction, facts: PersonFacts, decision: Decision,
         cnt_order=_text(conviction.cnt_order),
         case_numbers=_text(cells[0]),
         code_section=_text(conviction.section_text.strip(TRIM)),
-        section=conviction.prop64_number,
+        section=conviction.prop64_number or "",
         felony=conviction.felony,
         disposition_date=conviction.date,
         determination=decision.determination,
@@ -274,4 +316,9 @@ def _record(person: Person, conviction, facts: PersonFacts, decision: Decision,
         prop64_count=facts.prop64_count,
         deceased=person.deceased,
         pc290_registration=person.pc290_registration,
+        rule_name=decision.rule_name,
+        citation=decision.citation,
+        policy_name=policy.name,
+        trail=encode_trail(decision.trail),
+        history=history,
     )
