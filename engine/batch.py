@@ -6,7 +6,9 @@ that), so each person's history here is complete.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import gc
 import hashlib
 from typing import Iterable, NamedTuple
 
@@ -102,8 +104,31 @@ def subject_hash(subject: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(subject, digest_size=8).digest(), "little") >> 1
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused():
+    """Pause Python's cyclic garbage collector, and restore its state on exit.
+
+    A batch allocates millions of small lists and objects that live until it ends and
+    form no reference cycles, so reference counting frees them. The collector would
+    still walk all of them again and again as they pile up. Pausing it made
+    `evaluate` about a third faster on 233,000 generated rows (CPU time, one process).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def evaluate(rows: Iterable[tuple[int, bytes, list[bytes]]], settings: Settings) -> BatchResult:
     """Decide every Prop 64 conviction in the rows of complete persons."""
+    with _cyclic_gc_paused():
+        return _evaluate(rows, settings)
+
+
+def _evaluate(rows: Iterable[tuple[int, bytes, list[bytes]]], settings: Settings) -> BatchResult:
     result = BatchResult()
     persons: dict[bytes, Person] = {}
     keys: list[int] = []
