@@ -425,10 +425,13 @@ def _numbers(conviction: Conviction) -> frozenset[str]:
     return frozenset(section.number for section in conviction.sections)
 
 
-def conviction_sentence_end(conviction: Conviction) -> tuple[datetime.date | None, str]:
+def conviction_sentence_end(conviction: Conviction,
+                            parts: tuple[list[tuple[int, str]], int] | None = None,
+                            ) -> tuple[datetime.date | None, str]:
     """Return the day a conviction's sentence ends, or None when the record cannot
-    tell, with the facts in plain English."""
-    parts, unreadable = conviction.sentence_parts()
+    tell, with the facts in plain English. `parts` is the conviction's
+    `sentence_parts()` when the caller has already read them."""
+    parts, unreadable = conviction.sentence_parts() if parts is None else parts
     if conviction.date is None:
         return None, "the disposition date is unknown"
     if unreadable:

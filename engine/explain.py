@@ -58,8 +58,9 @@ def history_record(person: Person) -> HistoryRecord:
     """Build the history record of a person."""
     convictions = []
     for conviction in person.convictions:
-        parts, _ = conviction.sentence_parts()
-        end, _ = conviction_sentence_end(conviction)
+        sentence = conviction.sentence_parts()
+        parts = sentence[0]
+        end, _ = conviction_sentence_end(conviction, sentence)
         convictions.append(ConvictionRecord(
             cnt_order=layout.decode_text(conviction.cnt_order),
             county=conviction.county.decode("latin-1"),
