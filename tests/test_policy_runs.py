@@ -4,6 +4,7 @@ dataset and its trails, `clearance explain` and `clearance policy check`."""
 from __future__ import annotations
 
 import datetime
+import io
 import random
 import shutil
 from pathlib import Path
@@ -12,6 +13,8 @@ import fastparquet
 import pytest
 
 from cluster.cli import EXIT_OK, EXIT_USAGE, main
+from cluster.merge import RunOutcome
+from cluster.report import print_report
 from cluster.run import run_job
 from cluster.settings import ConfigError, RunConfig
 from engine.decide import decode_trail
@@ -279,3 +282,22 @@ def test_run_rejects_invalid_toml_before_work(tmp_path, capsys):
     assert code == EXIT_USAGE
     assert "at `$.rules[0].determination`" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_report_names_other_determinations(tmp_path):
+    outcome = RunOutcome(tmp_path, "run")
+    outcome.statewide.by_determination = {"Eligible for Dismissal": 4, "Hand Review": 2, "Not eligible": 1}
+    outcome.statewide.dismissed, outcome.statewide.no_relief = 4, 3
+    stream = io.StringIO()
+    print_report(outcome, stream)
+
+    assert "no relief by determination: Not eligible 1, Hand Review 2\n" in stream.getvalue()
+
+
+def test_report_silent_for_county_form(tmp_path):
+    outcome = RunOutcome(tmp_path, "run")
+    outcome.statewide.by_determination = {"Eligible for Dismissal": 4, "": 2}
+    stream = io.StringIO()
+    print_report(outcome, stream)
+
+    assert "no relief by determination" not in stream.getvalue()
