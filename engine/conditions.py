@@ -6,11 +6,11 @@ file names it (`{ condition = "age_at_least", age = 50 }`) and decoding checks i
 fields. No condition refers to a statute, because the law lives in the policy files
 that combine conditions into rules.
 
-Evaluating a condition gives one of three values. True and False are answers; None
-means the record lacks a fact the answer needs (a date of birth, a disposition
-date). `negate` turns True and False around and leaves None alone; `if_unknown`
-then says whether None counts as holding or failing. Every evaluation also returns
-the facts it looked at, in plain English, for the decision's trail.
+Evaluating a condition gives one of three results. True and False are known
+results, and None means the record lacks a fact the result needs, such as a date of
+birth or a disposition date. `negate` turns True and False around and leaves None
+alone. `if_unknown` then sets whether None counts as holding or failing. Every
+evaluation also returns the facts it looked at, in plain English, for the trail.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class Condition(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
         return text
 
     def test(self, case: Case) -> tuple[bool, bool, str]:
-        """Return whether the condition holds, whether the answer was unknown, and the facts."""
+        """Return whether the condition holds, whether the result was unknown, and the facts."""
         value, found = self.evaluate(case)
         if value is None:
             return self.if_unknown == "holds", True, found
@@ -286,7 +286,7 @@ class YearsSinceConviction(Condition, tag="years_since_conviction"):
 class NoConvictionWithin(Condition, tag="no_conviction_within"):
     """The person's latest dated conviction (any county, any charge) is more than
     `years` calendar years before compute-at. Undated convictions are left out, and
-    the answer is unknown when no conviction is dated."""
+    the result is unknown when no conviction is dated."""
 
     years: int
 
@@ -352,7 +352,7 @@ def _at_least(known: int, unknown: int, count: int) -> bool | None:
 
 class PriorSuperstrike(Condition, tag="prior_superstrike"):
     """The person has a superstrike conviction (the violent felonies of PC
-    667(e)(2)(C)(iv)) dated before this conviction. The answer is unknown when such a
+    667(e)(2)(C)(iv)) dated before this conviction. The result is unknown when such a
     conviction exists but it or this conviction is undated."""
 
     def evaluate(self, case):
@@ -371,7 +371,7 @@ class PriorSuperstrike(Condition, tag="prior_superstrike"):
 
 class PriorPC290(Condition, tag="prior_pc290"):
     """The person has a PC 290 registration step, or a conviction of a PC 290
-    registrable section, dated before this conviction. The answer is unknown when
+    registrable section, dated before this conviction. The result is unknown when
     such a step or conviction exists but it or this conviction is undated."""
 
     def evaluate(self, case):
@@ -395,7 +395,7 @@ class PriorPC290(Condition, tag="prior_pc290"):
 class PriorSameSection(Condition, tag="prior_same_section"):
     """The person has at least `count` convictions of this conviction's section
     dated before it. A Prop 64 conviction compares Prop 64 sections; another
-    conviction compares every section number its charge names. The answer is
+    conviction compares every section number its charge names. The result is
     unknown when undated convictions could make up the count."""
 
     count: int
@@ -449,7 +449,7 @@ class SentenceNotCompleted(Condition, tag="sentence_not_completed"):
 
     The sentence ends at the disposition date plus the sum of its parts, in calendar
     arithmetic; a part without a length (a fine) adds nothing. `scope` is `this
-    conviction` (the default) or `any conviction` of the person. The answer is
+    conviction` (the default) or `any conviction` of the person. The result is
     unknown when a disposition date is missing or a sentence part cannot be read.
     """
 

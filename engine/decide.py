@@ -30,7 +30,7 @@ class ConditionResult(msgspec.Struct, frozen=True, omit_defaults=True):
     found: str
     """The facts the condition looked at."""
     unknown: bool = False
-    """Whether the record lacked a fact, so that `if_unknown` gave the answer."""
+    """Whether the record lacked a fact, so that `if_unknown` gave the result."""
 
 
 class TrailStep(msgspec.Struct, frozen=True, omit_defaults=True):

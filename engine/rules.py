@@ -35,13 +35,14 @@ Determination = Literal[
 ]
 DETERMINATIONS: tuple[str, ...] = (DISMISSAL, REDUCTION, NOT_ELIGIBLE, HAND_REVIEW, MAYBE_ELIGIBLE)
 
-#: How the summary counts a rule's decisions, beside the count per determination:
-#: `dismissal-by-section` and `reduction-by-section` fill the summary's counts by code
-#: section, `additional-relief` its dismissal counts by reason.
+#: Summary group of a rule, which adds its decisions to a count of the earlier tool's
+#: summary beside the count per determination. `dismissal-by-section` and
+#: `reduction-by-section` add to the counts by code section, and `additional-relief`
+#: to the dismissal counts by reason.
 SummaryGroup = Literal["", "dismissal-by-section", "reduction-by-section", "additional-relief"]
 
-#: Which convictions a policy decides: Prop 64 convictions only, or also convictions
-#: for other sections in a cycle whose arrest charged a Prop 64 section.
+#: Scope of a policy: Prop 64 convictions only, or also the possible plea bargains
+#: (convictions for other sections that `possible_plea_bargain` describes).
 Scope = Literal["prop64", "prop64-and-possible-plea-bargains"]
 
 #: The one placeholder a reason may hold: the section the conviction is judged by.
@@ -59,7 +60,7 @@ class Rule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     citation: str
     when: tuple[AnyCondition, ...] = ()
     enabled: bool = True
-    """A disabled rule is skipped, and the trail says so."""
+    """A disabled rule is skipped, and the trail records that."""
     summary: SummaryGroup = ""
 
     def __post_init__(self):

@@ -13,8 +13,8 @@ from typing import Iterable
 
 _TRIM = b" \t\r\n\x0b\x0c\xa0"
 UNITS = ("D", "M", "Y")
-#: Longest sentence part read, in its own unit; longer lengths are typing errors or
-#: life terms and make the part unreadable rather than a date past year 9999.
+#: Maximum length of a sentence part, in its own unit. A longer one is a typing error
+#: or a life term, so the part is unreadable rather than a date past the year 9999.
 MAX_LENGTH = 999
 
 
@@ -37,10 +37,10 @@ def parse_sentence_part(length: bytes, time_code: bytes) -> tuple[int, str] | No
 def sentence_end(disposition_date: datetime.date, parts: Iterable[tuple[int, str]]) -> datetime.date:
     """Return the day a sentence ends: the disposition date plus the sum of its parts.
 
-    Years and months move the calendar fields, and a day that does not exist in the
-    month reached runs on into the next month (January 31 plus one month is March 3,
-    or March 2 in a leap year; February 29 plus one year is March 1). Days are added
-    last. This is the same arithmetic as `engine.dates.add_years`.
+    Years and months move the calendar fields. A day that does not exist in the month
+    reached runs on into the next month, so January 31 plus one month is March 3 (March
+    2 in a leap year) and February 29 plus one year is March 1. Days are added last.
+    This is the same arithmetic as `engine.dates.add_years`.
     """
     years = months = days = 0
     for length, unit in parts:

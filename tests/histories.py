@@ -144,3 +144,17 @@ def move_rule(policy: RulePolicy, rule: int, before: int) -> RulePolicy:
     moved = rules.pop(rule - 1)
     rules.insert(before - 1, moved)
     return msgspec.structs.replace(policy, rules=tuple(rules))
+
+
+def later_rules_that_decide(policy: RulePolicy, history: History, cnt_order: str) -> list[str]:
+    """Return the names of the rules below the deciding one that also hold on the
+    conviction, after checking that moving each of them just above the deciding rule
+    makes it decide, with another determination or reason."""
+    case = history.case(cnt_order)
+    decision = history.decide(policy, cnt_order)
+    later = [number for number in holding_rules(policy, case) if number > decision.check]
+    for number in later:
+        moved = history.decide(move_rule(policy, number, before=decision.check), cnt_order)
+        assert moved.rule_name == policy.rules[number - 1].name
+        assert (moved.determination, moved.reason) != (decision.determination, decision.reason)
+    return [policy.rules[number - 1].name for number in later]

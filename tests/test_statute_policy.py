@@ -10,7 +10,7 @@ import pytest
 from engine.rules import (
     DISMISSAL, HAND_REVIEW, MAYBE_ELIGIBLE, NOT_ELIGIBLE, REDUCTION, load_rule_policy,
 )
-from tests.histories import History, holding_rules, move_rule
+from tests.histories import History, holding_rules, later_rules_that_decide, move_rule
 
 POLICY = load_rule_policy(Path(__file__).resolve().parents[1] / "policies/ca/statute.toml")
 
@@ -231,16 +231,7 @@ EXPECTED_OVERLAPS = {
 @pytest.mark.parametrize("build", [c[0] for c in CASES], ids=[c[0].__name__ for c in CASES])
 def test_statute_order_matters(build):
     history, cnt_order = build()
-    case = history.case(cnt_order)
-    decision = history.decide(POLICY, cnt_order)
-    later = [number for number in holding_rules(POLICY, case) if number > decision.check]
-
-    assert [POLICY.rules[n - 1].name for n in later] == EXPECTED_OVERLAPS[build.__name__]
-    for number in later:
-        reordered = move_rule(POLICY, number, before=decision.check)
-        moved = history.decide(reordered, cnt_order)
-        assert moved.rule_name == POLICY.rules[number - 1].name
-        assert (moved.determination, moved.reason) != (decision.determination, decision.reason)
+    assert later_rules_that_decide(POLICY, history, cnt_order) == EXPECTED_OVERLAPS[build.__name__]
 
 
 def test_new_law_rule_precedes_plea_bargain():
