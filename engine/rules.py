@@ -68,6 +68,10 @@ class Rule(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError("`name` must not be empty")
         if not self.reason.strip():
             raise ValueError(f"rule {self.name!r}: `reason` must not be empty")
+        # The reason is a cell of the CSV bundle, whose part files are read line by line.
+        for field, text in (("name", self.name), ("reason", self.reason)):
+            if "\n" in text or "\r" in text:
+                raise ValueError(f"rule {self.name.splitlines()[0]!r}: `{field}` must be one line")
         leftover = self.reason.replace(SECTION_PLACEHOLDER, "")
         if "{" in leftover or "}" in leftover:
             raise ValueError(f"rule {self.name!r}: `reason` may hold only the placeholder "

@@ -191,6 +191,8 @@ citation = "none"
      b'[[rules]]\nname = "a"\ndetermination = "Hand Review"\nreason = "r"\ncitation = "c"\n',
      "rule name 'a' is used twice"),
     (b'name = "x"\nrules = []\n', "`rules` must hold at least one rule"),
+    (b'name = "x"\n[[rules]]\nname = "a"\ndetermination = "Hand Review"\nreason = """two\nlines"""\n'
+     b'citation = "c"\n', "rule 'a': `reason` must be one line"),
     (b'name = "x"\ndecides = "everything"\n[[rules]]\nname = "a"\ndetermination = "Hand Review"\n'
      b'reason = "r"\ncitation = "c"\n', "at `$.decides`"),
     (b'name = "x"\nrule = []\n', "unknown field `rule`"),
