@@ -245,13 +245,18 @@ def test_policy_check_prints_rules(capsys):
     assert output.rstrip().endswith(f"{STATUTE}: valid, 14 rules")
 
 
-def test_policy_check_county_form(capsys):
-    code = main(["policy", "check", str(SAMPLE_POLICY)])
+def test_policy_check_county_form(tmp_path, capsys):
+    path = tmp_path / "county.json"
+    path.write_text('{"baselineEligibility": {"dismiss": ["11357", "11358"]}, '
+                    '"additionalRelief": {"subjectAgeThreshold": 57}}')
+    code = main(["policy", "check", str(path)])
     output = capsys.readouterr().out
 
     assert code == EXIT_OK
     assert "  6. years crime free  (turned off)\n       never applies\n" in output
+    assert "  4. age threshold\n       when the person is 57 or older on compute-at\n" in output
     assert "       when the section is one of 11357, 11358\n" in output
+    assert output.rstrip().endswith(f"{path}: valid, 9 rules")
 
 
 def test_policy_check_invalid_names_file_and_field(tmp_path, capsys):
