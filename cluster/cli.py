@@ -67,10 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--county", action="append", dest="counties", metavar="NAME",
                      help="county to decide, as in the input (SAN JOAQUIN) or as a folder "
                           "name (san-joaquin); repeat for several; default every county")
-    run.add_argument("--policy", metavar="FILE", help="one county policy (JSON) for all counties")
+    run.add_argument("--policy", metavar="FILE",
+                     help="one policy for all counties: a JSON county policy or a TOML rule "
+                          "policy such as policies/ca/statute.toml")
     run.add_argument("--policy-dir", metavar="DIR",
-                     help="per-county policies named <county-folder>.json, with default.json "
-                          "for the other counties")
+                     help="per-county policies named <county-folder>.json or .toml, with "
+                          "default.json or default.toml for the other counties")
     run.add_argument("--compute-at", type=_date, metavar="YYYY-MM-DD",
                      help="the day eligibility is judged (default today)")
     run.add_argument("--scheduler", metavar="ADDRESS",
@@ -110,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--filler", action="store_true",
                           help="fill unused fields with '  -  ' as the earlier tool's generator did")
     generate.add_argument("--no-header", action="store_true", help="write no header line")
+
+    explain = commands.add_parser(
+        "explain", help="print one person's history and how each of their convictions was decided")
+    explain.add_argument("out", metavar="DIR", help="the output folder of a run (its --out)")
+    explain.add_argument("--person", required=True, metavar="KEY", help="the person's SUBJECT_ID")
+
+    policy = commands.add_parser("policy", help="work with policy files")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_commands.add_parser(
+        "check", help="validate a policy file (JSON county form or TOML rules) and print its rules")
+    check.add_argument("file", metavar="FILE", help="the policy file")
     return parser
 
 
@@ -142,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "documents":
             return _documents(args)
+        if args.command == "explain":
+            return _explain(args)
+        if args.command == "policy":
+            return _check_policy(args)
         return _generate(args)
     except KeyboardInterrupt:
         print("clearance: interrupted; the output folder is incomplete. Run again with "
@@ -204,6 +221,22 @@ def _write_documents(out, args) -> None:
 
 def _documents(args) -> int:
     _write_documents(args.run_folder, args)
+    return EXIT_OK
+
+
+def _explain(args) -> int:
+    from cluster.review import explain_person
+
+    if not explain_person(args.out, args.person, sys.stdout):
+        print(f"clearance: no decision for person {args.person} in {args.out}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _check_policy(args) -> int:
+    from cluster.review import check_policy
+
+    check_policy(args.file, sys.stdout)
     return EXIT_OK
 
 

@@ -17,7 +17,7 @@ from engine.batch import STATEWIDE, Settings
 from engine.bundle import CONDENSED_HEADER, FULL_HEADER
 from engine.decisions_table import write_part_frame
 from engine.naming import county_folder
-from engine.policy import CountyPolicy, encode_policy, policy_digest
+from engine.rules import RulePolicy, policy_document, policy_sha256
 from engine.summary import CountySummary
 from cluster.parts import FILE_MODE, HashingWriter, file_digest, join_parts, make_private_dir
 from cluster.plan import InputFile, Shard
@@ -219,8 +219,9 @@ def _write_county(outcome: RunOutcome, county: str, parts: Path, shard_units: li
     outcome.policies[county] = {
         "folder": folder_name,
         "source": policy_sources.get(county_folder(county), policy_sources["*"]),
-        "sha256": policy_digest(policy),
-        "policy": json.loads(encode_policy(policy)),
+        "name": policy.name,
+        "sha256": policy_sha256(policy),
+        "policy": policy_document(policy),
     }
 
 
@@ -292,6 +293,8 @@ def _write_run_summary(outcome: RunOutcome, settings: Settings) -> None:
             "convictionsDismissed": statewide.dismissed,
             "convictionsReduced": statewide.reduced,
             "convictionsWithNoRelief": statewide.no_relief,
+            "convictionCountByDetermination": statewide.determination_counts(),
+            "possiblePleaBargainConvictionCount": statewide.possible_plea_bargains,
             "subjectsWithProp64ConvictionCount": statewide.subjects_with_prop64,
             "subjectsWithSomeReliefCount": statewide.subjects_with_relief,
             "reliefWithCurrentEligibilityChoices": dict(sorted(statewide.relief_current.items())),
@@ -302,7 +305,7 @@ def _write_run_summary(outcome: RunOutcome, settings: Settings) -> None:
     }
     for county, folder in sorted(outcome.county_folders.items()):
         summary = outcome.county_summaries[county]
-        policy: CountyPolicy = settings.policy_for(county_folder(county))
+        policy: RulePolicy = settings.policy_for(county_folder(county))
         entry = summary.to_json(policy, outcome.rows_read)
         entry["folder"] = folder
         document["counties"][county] = entry

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TextIO
 
 from cluster.merge import RunOutcome
+from engine.rules import DISMISSAL, REDUCTION
+from engine.summary import NO_DETERMINATION_KEY
 
 _HEADINGS = ("county", "decided", "dismissed", "reduced", "no relief", "people relieved")
 
@@ -25,6 +27,13 @@ def print_report(outcome: RunOutcome, stream: TextIO) -> None:
     for row in rows:
         print(line.format(row[0], *(f"{v:,}" for v in row[1:])), file=stream)
     print(line.format(total[0], *(f"{v:,}" for v in total[1:])), file=stream)
+    # "no relief" lumps together every determination but dismissal and reduction, so
+    # name them when a rule policy made any. A JSON county policy only leaves some blank.
+    others = {name: count for name, count in statewide.determination_counts().items()
+              if count and name not in (DISMISSAL, REDUCTION)}
+    if set(others) - {NO_DETERMINATION_KEY}:
+        listed = ", ".join(f"{name} {count:,}" for name, count in others.items())
+        print(f"no relief by determination: {listed}", file=stream)
     print(f"\n{outcome.rows_read:,} rows read, {outcome.rows_set_aside:,} set aside. "
           f"Results in {outcome.out}/ (summary.json, manifest.json, decisions/, one folder per county)",
           file=stream)

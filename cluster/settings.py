@@ -11,12 +11,16 @@ import msgspec
 
 from engine.batch import Settings
 from engine.counties import CALIFORNIA_COUNTIES
+from engine.county_rules import DEFAULT_RULES, county_rules
 from engine.naming import county_folder
-from engine.policy import DEFAULT_POLICY, CountyPolicy, PolicyError, load_policy
+from engine.policy import PolicyError, load_policy
+from engine.rules import RulePolicy, load_rule_policy
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POLICY_FILE = "default.json"
+DEFAULT_POLICY_STEM = "default"
+#: Policy file suffixes: the JSON county form and the TOML rule language.
+POLICY_SUFFIXES = (".json", ".toml")
 #: Relief under Prop 64 exists from the day after the November 8, 2016 election.
 PROP64_EFFECTIVE = datetime.date(2016, 11, 9)
 MAX_DAYS_AHEAD = 366
@@ -44,37 +48,54 @@ class ConfigError(ValueError):
     """A run option or file that cannot be used; raised before any work starts."""
 
 
-def load_policies(config: RunConfig) -> tuple[CountyPolicy, dict[str, CountyPolicy], dict[str, str]]:
+def load_any_policy(path: str | Path) -> RulePolicy:
+    """Load a policy file: a JSON county policy (translated into rules) or a TOML rule policy."""
+    path = Path(path)
+    if path.suffix.lower() == ".toml":
+        return load_rule_policy(path)
+    if path.suffix.lower() == ".json":
+        return county_rules(load_policy(path), f"county policy {path.name}")
+    raise PolicyError(f"policy {path} is neither .json (the county form) nor .toml (the rule language)")
+
+
+def load_policies(config: RunConfig) -> tuple[RulePolicy, dict[str, RulePolicy], dict[str, str]]:
     """Return the default policy, per-county policies by folder name, and their sources."""
     if config.policy and config.policy_dir:
         raise ConfigError("give either --policy or --policy-dir, not both")
     sources: dict[str, str] = {}
     if config.policy:
         sources["*"] = config.policy
-        return load_policy(config.policy), {}, sources
+        return load_any_policy(config.policy), {}, sources
     if not config.policy_dir:
         sources["*"] = "built-in default"
-        return DEFAULT_POLICY, {}, sources
+        return DEFAULT_RULES, {}, sources
 
     folder = Path(config.policy_dir)
     if not folder.is_dir():
         raise ConfigError(f"policy folder {folder} is not found or not a folder")
-    default = DEFAULT_POLICY
+    default = DEFAULT_RULES
     sources["*"] = "built-in default"
-    if not (folder / DEFAULT_POLICY_FILE).exists():
-        logger.info("policy folder %s has no %s; counties without a policy file get the "
-                    "built-in default", folder, DEFAULT_POLICY_FILE)
-    policies: dict[str, CountyPolicy] = {}
+    policies: dict[str, RulePolicy] = {}
     known = {county_folder(name) for name in CALIFORNIA_COUNTIES}
-    for path in sorted(folder.glob("*.json")):
-        policy = load_policy(path)
-        if path.name == DEFAULT_POLICY_FILE:
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in POLICY_SUFFIXES and p.is_file())
+    if not any(p.stem == DEFAULT_POLICY_STEM for p in paths):
+        logger.info("policy folder %s has no default.json or default.toml; counties without a "
+                    "policy file get the built-in default", folder)
+    stems: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in stems:
+            raise ConfigError(f"policy files {stems[path.stem]} and {path} are for the same county; "
+                              "keep one of them")
+        stems[path.stem] = path
+    for path in paths:
+        policy = load_any_policy(path)
+        if path.stem == DEFAULT_POLICY_STEM:
             default = policy
             sources["*"] = str(path)
             continue
         if path.stem != county_folder(path.stem):
             raise ConfigError(f"policy file {path} is not named after a county folder; "
-                              f"expected a name like san-joaquin.json")
+                              f"expected a name like san-joaquin.json or san-joaquin.toml")
         if path.stem not in known:
             logger.warning("policy file %s names no California county; it applies only if "
                            "the input has a county with that folder name", path)

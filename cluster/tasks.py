@@ -22,7 +22,7 @@ from engine.batch import BatchResult, Settings, evaluate, evaluate_block, evalua
 from engine.columnar import light_block
 from engine.decisions_table import write_part
 from engine.history import TRIM
-from engine.reader import ReadStats, RejectedRow, iter_rows, read_block, row_might_be_prop64
+from engine.reader import ReadStats, RejectedRow, iter_rows, read_block, row_prop64_level
 from engine.summary import CountySummary
 from cluster import metrics
 from cluster.parts import FILE_MODE, make_private_dir, write_atomic, write_lines_part
@@ -84,7 +84,7 @@ def bucket_unit(bucket: int) -> str:
 
 
 def _read_rows(shard: Shard, stats: ReadStats, rejected: list[RejectedRow]):
-    """Yield `(key, raw_line, subject, county_cell, might_be_prop64)` for a shard's kept rows.
+    """Yield `(key, raw_line, subject, county_cell, level)` for a shard's kept rows.
 
     A byte range is read whole and scanned as a block; a compressed file is streamed
     line by line, since it has no byte ranges.
@@ -93,7 +93,7 @@ def _read_rows(shard: Shard, stats: ReadStats, rejected: list[RejectedRow]):
         handle = fsspec.open(shard.path, "rb", compression=shard.compression).open()
         rows = iter_rows(_closing_lines(handle), shard.index, stats, rejected, shard.starts_file)
         return ((key, raw, cells[layout.SUBJECT_ID].strip(TRIM), cells[layout.STP_ORI_CNTY_NAME],
-                 row_might_be_prop64(cells)) for key, raw, cells in rows)
+                 row_prop64_level(cells)) for key, raw, cells in rows)
     with fsspec.open(shard.path, "rb") as handle:
         handle.seek(shard.start)
         data = handle.read(shard.end - shard.start)
@@ -209,14 +209,14 @@ def _regroup_shard(shard: Shard, settings: Settings, out_dir: str, buckets: int)
     hashes: dict[bytes, int] = {}
 
     def kept_rows():
-        for key, raw, subject, county_cell, might_be_prop64 in _read_rows(shard, stats, []):
+        for key, raw, subject, county_cell, level in _read_rows(shard, stats, []):
             value = hashes.get(subject)
             if value is None:
                 value = hashes[subject] = subject_hash(subject)
             if value in split:
                 by_bucket.setdefault(value % buckets, []).append((key, raw))
             else:
-                yield key, raw, subject, county_cell, might_be_prop64
+                yield key, raw, subject, county_cell, level
 
     batch = evaluate_light(kept_rows(), settings)
     for bucket in range(buckets):

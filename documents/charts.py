@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from documents.figures import DETERMINATIONS, CountyFigures
 
 #: Colors per determination label: dismissed, redesignated, no relief.
-COLORS = ("#2b7a4b", "#e0a030", "#9a9a9a")
+COLORS = ("#2b7a4b", "#e0a030", "#5b7fb0", "#b06ab3", "#c0504d", "#9a9a9a")
 POLICY_COLOR, DISMISS_ALL_COLOR = "#2f5d8a", "#b8c9dc"
 
 

@@ -8,13 +8,21 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from engine.decide import DISMISSAL, NO_RELIEF, REDUCTION
+from engine.rules import (
+    DISMISSAL, HAND_REVIEW, MAYBE_ELIGIBLE, NO_DETERMINATION, NOT_ELIGIBLE, REDUCTION,
+)
 from documents.source import CountyRun, RunOutputError
 
-#: Determinations in report order, with the labels the documents use.
+NO_RELIEF = NO_DETERMINATION
+
+#: Determinations in report order, with the labels the documents use. A rule policy
+#: can also send a conviction to review or deny it; the county form leaves it blank.
 DETERMINATIONS: tuple[tuple[str, str], ...] = (
     (DISMISSAL, "Dismissed and sealed"),
     (REDUCTION, "Redesignated"),
+    (HAND_REVIEW, "Hand review"),
+    (MAYBE_ELIGIBLE, "Maybe eligible, flagged for review"),
+    (NOT_ELIGIBLE, "Not eligible"),
     (NO_RELIEF, "No relief"),
 )
 UNKNOWN_DECADE = "date unknown"

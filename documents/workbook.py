@@ -16,15 +16,20 @@ from typing import Callable, NamedTuple
 import pandas as pd
 import xlsxwriter
 
-from engine.decide import DISMISSAL, NO_RELIEF, REDUCTION
+from engine.rules import (
+    DISMISSAL, HAND_REVIEW, MAYBE_ELIGIBLE, NO_DETERMINATION, NOT_ELIGIBLE, REDUCTION,
+)
 from documents.figures import DETERMINATIONS, CountyFigures, comparison_rows
 from documents.files import WrittenFile, write_private
 from documents.source import TRAIL_COLUMN, CountyRun
 
 FILE_NAME = "review.xlsx"
 SUMMARY_SHEET = "Summary"
-#: Sheet names per determination; the blank determination is "No relief".
-SHEET_NAMES = {DISMISSAL: DISMISSAL, REDUCTION: REDUCTION, NO_RELIEF: "No relief"}
+#: Sheet names per determination; the blank determination is "No relief". Excel
+#: limits sheet names to 31 characters.
+SHEET_NAMES = {DISMISSAL: DISMISSAL, REDUCTION: REDUCTION, HAND_REVIEW: HAND_REVIEW,
+               MAYBE_ELIGIBLE: "Maybe Eligible - Flagged", NOT_ELIGIBLE: NOT_ELIGIBLE,
+               NO_DETERMINATION: "No relief"}
 #: Excel's row limit is 1,048,576; a longer sheet continues on a sheet named `... (2)`.
 MAX_DATA_ROWS = 1_048_575
 MAX_CELL_TEXT = 32_767

@@ -33,18 +33,21 @@ _TRIM = layout.TRIM.decode("latin-1")
 class LightBlock:
     """The rows of one block, as arrays indexed by row (data lines, in order)."""
 
-    __slots__ = ("lines", "first_line", "subject_codes", "subjects", "candidate_rows", "counties",
-                 "table")
+    __slots__ = ("lines", "first_line", "subject_codes", "subjects", "charge_rows", "conviction_rows",
+                 "counties", "table")
 
-    def __init__(self, lines, first_line, subject_codes, subjects, candidate_rows, counties, table):
+    def __init__(self, lines, first_line, subject_codes, subjects, charge_rows, conviction_rows,
+                 counties, table):
         self.lines: list[bytes] = lines
         """Raw data lines without their line ends; row i is line `first_line + i`."""
         self.first_line: int = first_line
         self.subject_codes: np.ndarray = subject_codes
         """Per row, the index of its SUBJECT_ID in `subjects`."""
         self.subjects: list[bytes] = subjects
-        self.candidate_rows: np.ndarray = candidate_rows
-        """Rows that could be Prop 64 convictions (`engine.scan.might_be_prop64_conviction`)."""
+        self.charge_rows: np.ndarray = charge_rows
+        """Rows whose charge fields could name a Prop 64 section."""
+        self.conviction_rows: np.ndarray = conviction_rows
+        """Rows that could be Prop 64 convictions (`engine.scan.prop64_level`)."""
         self.counties: list[bytes] = counties
         """The distinct STP_ORI_CNTY_NAME cells of the block."""
         self.table: pa.Table = table
@@ -147,8 +150,8 @@ def light_block(data: bytes, header_allowed: bool) -> tuple[LightBlock, bool] | 
             names |= pc.match_substring(table[name], pattern).to_numpy(zero_copy_only=False)
     named = np.flatnonzero(names)
     dispositions = table["DISP_DESCR"].take(pa.array(named, type=pa.int64())).to_pylist()
-    candidate_rows = named[np.fromiter((is_conviction(d) for d in dispositions), dtype=bool,
-                                       count=len(named))]
+    conviction_rows = named[np.fromiter((is_conviction(d) for d in dispositions), dtype=bool,
+                                        count=len(named))]
 
     if with_return.any():
         data_lines = [line[:-1] if line.endswith(b"\r") else line for line in data_lines]
@@ -157,7 +160,8 @@ def light_block(data: bytes, header_allowed: bool) -> tuple[LightBlock, bool] | 
         first_line=2 if header else 1,
         subject_codes=codes,
         subjects=encoded.dictionary.to_pylist(),
-        candidate_rows=candidate_rows,
+        charge_rows=named,
+        conviction_rows=conviction_rows,
         counties=pc.unique(table["STP_ORI_CNTY_NAME"]).to_pylist(),
         table=table,
     )

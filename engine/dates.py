@@ -37,45 +37,6 @@ def add_years(date: datetime.date, years: int) -> datetime.date:
         return datetime.date(date.year + years, 3, 1)
 
 
-#: Sentence length units of SENT_TIME_CODE: days, months, years.
-SENTENCE_UNITS = ("D", "M", "Y")
-
-
-def add_months(date: datetime.date, months: int) -> datetime.date:
-    """Move a date by whole calendar months, clamping the day to the end of the target month."""
-    month_index = date.month - 1 + months
-    year, month = date.year + month_index // 12, month_index % 12 + 1
-    last_day = calendar.monthrange(year, month)[1]
-    return datetime.date(year, month, min(date.day, last_day))
-
-
-def sentence_end(
-    disposition_date: datetime.date, parts: Iterable[tuple[int, str]],
-) -> datetime.date:
-    """Return the day a sentence ends: the disposition date plus the sum of its parts.
-
-    Each part is a `(length, unit)` pair with unit `D`, `M` or `Y`. The years of all
-    parts are added first (February 29 lands on March 1 in a common year, as in
-    `add_years`), then the months (a day past the month's end becomes its last day),
-    then the days.
-
-    Raises
-    ------
-    ValueError
-        When a unit is not `D`, `M` or `Y`, or a length is negative.
-    """
-    totals = dict.fromkeys(SENTENCE_UNITS, 0)
-    for length, unit in parts:
-        if unit not in totals:
-            raise ValueError(f"invalid sentence unit {unit!r} (expected D, M or Y)")
-        if length < 0:
-            raise ValueError(f"invalid sentence length {length} (expected 0 or more)")
-        totals[unit] += length
-
-    end = add_years(disposition_date, totals["Y"])
-    end = add_months(end, totals["M"])
-    return end + datetime.timedelta(days=totals["D"])
-
 
 def birthday(birth_date: datetime.date, age: int) -> datetime.date:
     """Return the day a person born on `birth_date` turns `age`."""

@@ -1,30 +1,64 @@
-"""Deciding one Prop 64 conviction under a county policy.
+"""Deciding one conviction under a rule policy, with the trail of how.
 
-The checks run in a fixed order and the first that holds decides. The order is part
-of the contract with counties that used the earlier tool, so it lives in one tuple,
-`CHECKS`, and a test pins it.
+The rules run in the policy's order and the first enabled rule whose conditions all
+hold decides. A rule's conditions are tested in order and stop at the first that
+fails. The trail records, for every rule tried, the condition that failed and the
+facts it saw, and for the deciding rule every condition with its facts.
 """
 
 from __future__ import annotations
 
-import datetime
-from typing import Callable, NamedTuple
+from typing import Literal, NamedTuple
 
-from engine.dates import add_years, birthday
-from engine.history import Conviction, Person, PersonFacts
-from engine.policy import CountyPolicy
+import msgspec
 
-DISMISSAL = "Eligible for Dismissal"
-REDUCTION = "Eligible for Reduction"
-NO_RELIEF = ""
+from engine.conditions import Case, section_number
+from engine.rules import (
+    DISMISSAL, NO_DETERMINATION, REDUCTION, SECTION_PLACEHOLDER, Rule, RulePolicy,
+)
+
+__all__ = ["Case", "ConditionResult", "Decision", "NO_DECISION", "TrailStep", "decide",
+           "DISMISSAL", "REDUCTION"]
+
+
+class ConditionResult(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One condition as the trail records it."""
+
+    condition: str
+    """The condition in plain English, as the policy writes it."""
+    held: bool
+    found: str
+    """The facts the condition looked at."""
+    unknown: bool = False
+    """Whether the record lacked a fact, so that `if_unknown` gave the result."""
+
+
+class TrailStep(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One rule as the trail records it."""
+
+    rule: int
+    """The rule's position in the policy, from 1."""
+    name: str
+    outcome: Literal["decided", "failed", "disabled"]
+    conditions: tuple[ConditionResult, ...] = ()
+    """For a failed rule the condition that failed; for the deciding rule all of them."""
 
 
 class Decision(NamedTuple):
-    """The outcome of deciding one conviction; `check` is the number of the check that held."""
+    """The outcome of deciding one conviction.
+
+    `check` is the number of the rule that decided, its position in the policy from 1,
+    or 0 when no rule did.
+    """
 
     determination: str
     reason: str
     check: int
+    citation: str = ""
+    rule_name: str = ""
+    summary: str = ""
+    """The deciding rule's summary group (`engine.rules.SummaryGroup`)."""
+    trail: tuple[TrailStep, ...] = ()
 
     @property
     def dismissed(self) -> bool:
@@ -35,104 +69,56 @@ class Decision(NamedTuple):
         return self.determination in (DISMISSAL, REDUCTION)
 
 
-NO_DECISION = Decision(NO_RELIEF, "", 0)
+NO_DECISION = Decision(NO_DETERMINATION, "", 0)
 
 
-class Case(NamedTuple):
-    """Everything one decision may look at."""
-
-    conviction: Conviction
-    person: Person
-    facts: PersonFacts
-    policy: CountyPolicy
-    compute_at: datetime.date
+def _reason(rule: Rule, case: Case) -> str:
+    if SECTION_PLACEHOLDER not in rule.reason:
+        return rule.reason
+    return rule.reason.replace(SECTION_PLACEHOLDER, section_number(case.conviction) or "")
 
 
-def _not_felony(case: Case) -> str | None:
-    return None if case.conviction.felony else "Misdemeanor or Infraction"
+def decide(policy: RulePolicy, case: Case, trail: bool = True) -> Decision:
+    """Run the rules of `policy` in order and return the first that holds, or a blank
+    decision. With `trail` False the decision carries no trail, which is faster."""
+    steps: list[TrailStep] = []
+    for number, rule in enumerate(policy.rules, 1):
+        if not rule.enabled:
+            if trail:
+                steps.append(TrailStep(number, rule.name, "disabled"))
+            continue
+
+        results: list[ConditionResult] = []
+        failed = False
+        for condition in rule.when:
+            held, unknown, found = condition.test(case)
+            if trail:
+                results.append(ConditionResult(condition.describe(), held, found, unknown))
+            if not held:
+                failed = True
+                break
+
+        if failed:
+            if trail:
+                steps.append(TrailStep(number, rule.name, "failed", (results[-1],)))
+            continue
+        if trail:
+            steps.append(TrailStep(number, rule.name, "decided", tuple(results)))
+        return Decision(rule.determination, _reason(rule, case), number, rule.citation, rule.name,
+                        rule.summary, tuple(steps))
+
+    return Decision(NO_DETERMINATION, "", 0, trail=tuple(steps))
 
 
-def _dismiss_section(case: Case) -> str | None:
-    number = case.conviction.prop64_number
-    if number in case.policy.baselineEligibility.dismiss:
-        return f"Dismiss all HS {number} convictions"
-    return None
+_trail_encoder = msgspec.json.Encoder()
+_trail_decoder = msgspec.json.Decoder(list[TrailStep])
 
 
-def _under_21(case: Case) -> str | None:
-    birth, date = case.person.birth_date, case.conviction.date
-    if not case.policy.additionalRelief.subjectUnder21AtConviction or birth is None or date is None:
-        return None
-    return "21 years or younger" if birthday(birth, 21) > date else None
+def encode_trail(trail: tuple[TrailStep, ...]) -> str:
+    """Encode a trail as the JSON text the decisions dataset stores."""
+    return _trail_encoder.encode(trail).decode("utf-8")
 
 
-def _age_threshold(case: Case) -> str | None:
-    age, birth = case.policy.additionalRelief.subjectAgeThreshold, case.person.birth_date
-    if not age or birth is None:
-        return None
-    return f"{age} years or older" if birthday(birth, age) <= case.compute_at else None
-
-
-def _years_since_conviction(case: Case) -> str | None:
-    years, date = case.policy.additionalRelief.yearsSinceConvictionThreshold, case.conviction.date
-    if not years or date is None:
-        return None
-    if date <= add_years(case.compute_at, -years):
-        return f"Conviction occurred {years} or more years ago"
-    return None
-
-
-def _crime_free(case: Case) -> str | None:
-    years, latest = case.policy.additionalRelief.yearsCrimeFreeThreshold, case.facts.latest_date
-    if not years or latest is None:
-        return None
-    if latest < add_years(case.compute_at, -years):
-        return f"No convictions in the past {years} years"
-    return None
-
-
-def _only_prop64(case: Case) -> str | None:
-    if case.policy.additionalRelief.subjectHasOnlyProp64Charges and case.facts.only_prop64:
-        return "Only has 11357-60 charges"
-    return None
-
-
-def _deceased(case: Case) -> str | None:
-    if case.policy.additionalRelief.subjectIsDeceased and case.person.deceased:
-        return "Individual is deceased"
-    return None
-
-
-def _reduce_section(case: Case) -> str | None:
-    number = case.conviction.prop64_number
-    if number in case.policy.baselineEligibility.reduce:
-        return f"Reduce all HS {number} convictions"
-    return None
-
-
-Check = Callable[[Case], "str | None"]
-
-#: The county policy's checks in the order they run, numbered from 1.
-CHECKS: tuple[tuple[int, Check, str], ...] = (
-    (1, _not_felony, DISMISSAL),
-    (2, _dismiss_section, DISMISSAL),
-    (3, _under_21, DISMISSAL),
-    (4, _age_threshold, DISMISSAL),
-    (5, _years_since_conviction, DISMISSAL),
-    (6, _crime_free, DISMISSAL),
-    (7, _only_prop64, DISMISSAL),
-    (8, _deceased, DISMISSAL),
-    (9, _reduce_section, REDUCTION),
-)
-
-#: Checks whose dismissals the summary counts as additional relief.
-ADDITIONAL_RELIEF_CHECKS = frozenset({3, 4, 5, 6, 7, 8})
-
-
-def decide(case: Case) -> Decision:
-    """Run the checks in order and return the first that holds, or `NO_DECISION`."""
-    for number, check, determination in CHECKS:
-        reason = check(case)
-        if reason is not None:
-            return Decision(determination, reason, number)
-    return NO_DECISION
+def decode_trail(text: str) -> list[TrailStep]:
+    """Decode a trail stored by `encode_trail`."""
+    return _trail_decoder.decode(text)

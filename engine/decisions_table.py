@@ -33,3 +33,19 @@ def write_part(path: Path, records: list[DecisionRecord]) -> None:
 def write_part_frame(path: Path, frame: pd.DataFrame) -> None:
     """Write a decisions frame as one Parquet file with fastparquet."""
     fastparquet.write(str(path), frame, compression="SNAPPY", write_index=False, stats=False)
+
+
+def read_subject(dataset: Path, subject: str) -> pd.DataFrame:
+    """Read the decisions of one subject (SUBJECT_ID) from a decisions dataset folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder has no dataset metadata (`_metadata`).
+    """
+    if not (dataset / "_metadata").is_file():
+        raise FileNotFoundError(dataset / "_metadata")
+    parquet = fastparquet.ParquetFile(str(dataset))
+    # row_filter makes fastparquet read the subject column first and keep only
+    # matching rows, since the parts are written without statistics.
+    return parquet.to_pandas(filters=[("subject", "==", subject)], row_filter=True)

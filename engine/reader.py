@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Iterator, NamedTuple
 
 from engine import layout
-from engine.scan import light_row, might_be_prop64_conviction
+from engine.scan import light_row, prop64_level
 
 #: Bits of a row key below the shard number: the line number within the shard.
 LINE_BITS = 32
@@ -98,8 +98,8 @@ def _read_cells(line: bytes, number: int, stats: ReadStats,
 def read_block(
     data: bytes, shard: int, stats: ReadStats, rejected: list[RejectedRow],
     header_allowed: bool,
-) -> Iterator[tuple[int, bytes, bytes, bytes, bool]]:
-    """Yield `(key, raw_line, subject, county_cell, might_be_prop64)` for each kept row.
+) -> Iterator[tuple[int, bytes, bytes, bytes, int]]:
+    """Yield `(key, raw_line, subject, county_cell, prop64_level)` for each kept row.
 
     The same rows as `iter_rows`, set aside for the same reasons, but a line of a
     simple shape is read without splitting out every field (`engine.scan`).
@@ -121,10 +121,9 @@ def read_block(
         cells = _read_cells(line, number, stats, rejected)
         if cells is not None:
             yield (row_key(shard, number), line, cells[layout.SUBJECT_ID].strip(layout.TRIM),
-                   cells[layout.STP_ORI_CNTY_NAME], row_might_be_prop64(cells))
+                   cells[layout.STP_ORI_CNTY_NAME], row_prop64_level(cells))
 
 
-def row_might_be_prop64(cells: list[bytes]) -> bool:
-    """Return whether a row could be a Prop 64 conviction (`engine.scan`)."""
-    return might_be_prop64_conviction(cells[layout.OFFENSE_DESCR], cells[layout.COMMENT_TEXT],
-                                      cells[layout.DISP_DESCR])
+def row_prop64_level(cells: list[bytes]) -> int:
+    """Return how a row could bear on Prop 64 (`engine.scan.prop64_level`)."""
+    return prop64_level(cells[layout.OFFENSE_DESCR], cells[layout.COMMENT_TEXT], cells[layout.DISP_DESCR])

@@ -33,14 +33,24 @@ def is_conviction(disposition: bytes) -> bool:
     return disposition.lstrip(_TRIM)[:9].upper() == b"CONVICTED"
 
 
-def might_be_prop64_conviction(offense: bytes, comment: bytes, disposition: bytes) -> bool:
-    """Return whether a row could be a Prop 64 conviction: a conviction whose charge
-    fields name 11357-11360. Only persons with such a row have anything to decide."""
-    return (names_prop64(offense) or names_prop64(comment)) and is_conviction(disposition)
+#: Levels of `prop64_level`: no Prop 64 charge, a Prop 64 charge that is not a
+#: conviction (an arrest, a dismissal), and a possible Prop 64 conviction.
+NO_PROP64, PROP64_CHARGE, PROP64_CONVICTION = 0, 1, 2
 
 
-def light_row(line: bytes) -> tuple[bytes, bytes, bool] | None:
-    """Return `(subject, county_cell, might_be_prop64_conviction)` of a valid simple line.
+def prop64_level(offense: bytes, comment: bytes, disposition: bytes) -> int:
+    """Return how a row could bear on Prop 64, from its charge fields and disposition.
+
+    Only persons with a possible Prop 64 conviction have a conviction to decide, unless
+    the policy decides possible plea bargains, where any Prop 64 charge counts.
+    """
+    if not (names_prop64(offense) or names_prop64(comment)):
+        return NO_PROP64
+    return PROP64_CONVICTION if is_conviction(disposition) else PROP64_CHARGE
+
+
+def light_row(line: bytes) -> tuple[bytes, bytes, int] | None:
+    """Return `(subject, county_cell, prop64_level)` of a valid simple line.
 
     Returns None for a line of any other shape, or one that is not a valid row. The
     row-by-row reader then decides that line and gives the reason.
@@ -67,6 +77,5 @@ def light_row(line: bytes) -> tuple[bytes, bytes, bool] | None:
     subject = parts[_SUBJECT].strip(_TRIM)
     if not subject or len(parts[_CNT_ORDER + shift].strip(_TRIM)) < _MIN_CNT_ORDER:
         return None
-    might_be_prop64 = might_be_prop64_conviction(
-        parts[_OFFENSE + shift], parts[_COMMENT + shift], parts[_DISPOSITION + shift])
-    return subject, parts[_COUNTY + shift], might_be_prop64
+    level = prop64_level(parts[_OFFENSE + shift], parts[_COMMENT + shift], parts[_DISPOSITION + shift])
+    return subject, parts[_COUNTY + shift], level

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Plain asserts in the shared history helpers report their values as test asserts do.
+pytest.register_assert_rewrite("tests.histories")
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLES = SHARED / "fixtures" / "doj"
 SAMPLE_POLICY = SAMPLES / "eligibility_options.json"

@@ -16,6 +16,7 @@ from engine import layout
 from engine.batch import BatchResult, Settings, evaluate
 from engine.bundle import ELIGIBILITY_COLUMNS
 from engine.naming import county_folder
+from engine.county_rules import county_rules
 from engine.policy import DEFAULT_POLICY, CountyPolicy
 from engine.reader import ReadStats, RejectedRow, iter_rows
 
@@ -77,7 +78,8 @@ def evaluate_rows(
     kept_rows, rejected = read_rows(lines)
     if rejected:
         raise ValueError(f"rows set aside: {[(r.line, r.reason) for r in rejected]}")
-    settings = Settings(compute_at, policy, {}, frozenset({county_folder(county)}), True)
+    rules = county_rules(policy) if isinstance(policy, CountyPolicy) else policy
+    settings = Settings(compute_at, rules, {}, frozenset({county_folder(county)}), True)
     return evaluate(kept_rows, settings)
 
 

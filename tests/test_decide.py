@@ -10,8 +10,8 @@ import itertools
 import pytest
 
 from engine.batch import Settings, evaluate
-from engine.dates import sentence_end
-from engine.decide import CHECKS
+from engine.sentences import sentence_end
+from engine.county_rules import county_rules
 from engine.naming import county_folder
 from engine.policy import (
     AdditionalRelief, BaselineEligibility, CountyPolicy, PolicyError, decode_policy,
@@ -197,7 +197,9 @@ def test_reason_names_section():
 # The order of the checks.
 
 def test_checks_numbered_in_order():
-    assert [number for number, _, _ in CHECKS] == list(range(1, 10))
+    rules = county_rules(make_policy(dismiss=["11357"], reduce=["11358"])).rules
+    assert len(rules) == 9
+    assert [rule.determination for rule in rules] == ["Eligible for Dismissal"] * 8 + ["Eligible for Reduction"]
 
 
 def test_misdemeanor_before_dismiss_section():
@@ -500,7 +502,7 @@ def test_earliest_conviction_skips_unknown():
         sale_felony(SUBJECT_ID=b"300", STP_EVENT_DATE=b"20130101"),
     ]
     summary = evaluate_rows(lines).summaries[COUNTY]
-    document = summary.to_json(make_policy(), 3)
+    document = summary.to_json(county_rules(make_policy()), 3)
 
     assert document["earliestConviction"] == "2012-03-04T00:00:00Z"
 
@@ -508,11 +510,11 @@ def test_earliest_conviction_skips_unknown():
 def test_earliest_conviction_all_unknown():
     summary = evaluate_rows([sale_felony(STP_EVENT_DATE=b"")]).summaries[COUNTY]
 
-    assert summary.to_json(make_policy(), 1)["earliestConviction"] is None
+    assert summary.to_json(county_rules(make_policy()), 1)["earliestConviction"] is None
 
 
 def test_earliest_conviction_no_convictions():
-    assert CountySummary(COUNTY).to_json(make_policy(), 0)["earliestConviction"] is None
+    assert CountySummary(COUNTY).to_json(county_rules(make_policy()), 0)["earliestConviction"] is None
 
 
 def test_misspelt_policy_key_rejected():
@@ -532,7 +534,7 @@ def test_files_form_one_data_set():
         iter_rows(second_file, 9, ReadStats(), rejected, header_allowed=True),
     )
     policy = make_policy(subjectHasOnlyProp64Charges=True)
-    settings = Settings(COMPUTE_AT, policy, {}, frozenset({county_folder(COUNTY)}), True)
+    settings = Settings(COMPUTE_AT, county_rules(policy), {}, frozenset({county_folder(COUNTY)}), True)
     result = evaluate(rows, settings)
     records = {record.subject: record for record in result.decisions[COUNTY]}
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 
 from engine import layout
-from engine.reader import ReadStats, iter_rows, read_block, row_might_be_prop64, split_lines
+from engine.reader import ReadStats, iter_rows, read_block, row_prop64_level, split_lines
 from tests.rows import conviction_row
 
 
 def read_both(data: bytes, header_allowed: bool = True):
     line_stats, line_rejected = ReadStats(), []
     by_line = [(key, raw, cells[layout.SUBJECT_ID].strip(layout.TRIM), cells[layout.STP_ORI_CNTY_NAME],
-                row_might_be_prop64(cells))
+                row_prop64_level(cells))
                for key, raw, cells in iter_rows(split_lines(data), 3, line_stats, line_rejected, header_allowed)]
     block_stats, block_rejected = ReadStats(), []
     by_block = list(read_block(data, 3, block_stats, block_rejected, header_allowed))
