@@ -133,19 +133,27 @@ def _join_quoted(line: bytes) -> list[bytes] | None:
     return cells
 
 
+#: Stands in for a carriage return while the csv module reads a line. The Latin-1 view
+#: holds only characters below 256, so this one never occurs in it.
+_CARRIAGE_RETURN_STAND_IN = "\u0100"
+
+
 def _split_with_csv(line: bytes) -> list[bytes]:
-    text = line.decode("latin-1")
+    # The csv module rejects a lone carriage return outside quotes as a line break.
+    # The fast path keeps it as a character of its cell, and so does this one.
+    text = line.decode("latin-1").replace("\r", _CARRIAGE_RETURN_STAND_IN)
     try:
         cells = next(csv.reader([text], strict=True))
     except csv.Error as error:
         raise BadRow(f"quoting is invalid ({error}); a quoted field must close on its own line") from None
-    return [cell.encode("latin-1") for cell in cells]
+    return [cell.replace(_CARRIAGE_RETURN_STAND_IN, "\r").encode("latin-1") for cell in cells]
 
 
 def check_row(cells: list[bytes]) -> None:
     """Raise `BadRow` unless the cells form a row that can be decided."""
     if len(cells) != FIELD_COUNT:
-        raise BadRow(f"row has {len(cells)} fields; expected {FIELD_COUNT}")
+        noun = "field" if len(cells) == 1 else "fields"
+        raise BadRow(f"row has {len(cells)} {noun}; expected {FIELD_COUNT}")
     if not cells[SUBJECT_ID].strip():
         raise BadRow("SUBJECT_ID is blank")
     if len(cells[CNT_ORDER].strip()) < MIN_CNT_ORDER_LENGTH:
