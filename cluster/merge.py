@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 
-import fastparquet
 import msgspec
 
 from engine import __version__, layout
@@ -17,7 +18,10 @@ from engine.bundle import CONDENSED_HEADER, FULL_HEADER
 from engine.naming import county_folder
 from engine.policy import CountyPolicy, encode_policy, policy_digest
 from engine.summary import CountySummary
-from cluster.parts import FILE_MODE, HashingWriter, file_digest, join_parts, make_private_dir
+from cluster.parts import (
+    FILE_MODE, HashingWriter, file_digest, join_parts, make_private_dir, open_private,
+)
+from cluster.parquet_metadata import write_dataset_metadata
 from cluster.plan import InputFile, Shard
 from cluster.tasks import PARTS_FOLDER, UnitResult, read_rejected, shard_unit
 
@@ -111,8 +115,13 @@ def assign_folders(counties: list[str]) -> dict[str, str]:
 def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
                   results: dict[str, UnitResult], settings: Settings,
                   policy_sources: dict[str, str], run_id: str,
-                  timings: dict[str, float]) -> RunOutcome:
-    """Join every part into the run's outputs and return the outcome."""
+                  timings: dict[str, float],
+                  digests: dict[int, tuple[int, str]] | None = None) -> RunOutcome:
+    """Join every part into the run's outputs and return the outcome.
+
+    `digests` gives the size and SHA-256 of inputs already hashed, by file index;
+    the others are hashed here.
+    """
     outcome = RunOutcome(out, run_id)
     outcome.compute_at = settings.compute_at
     parts = out / PARTS_FOLDER
@@ -120,7 +129,7 @@ def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
     regrouped = [results[name] for name in sorted(results) if name.startswith("b")]
     units = shard_units + regrouped
 
-    _account_rows(outcome, files, shards, units)
+    _account_rows(outcome, files, shards, units, digests or {})
     counties = _decided_counties(units, settings)
     outcome.county_folders = assign_folders(counties)
 
@@ -150,9 +159,12 @@ def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
 
 
 def _account_rows(outcome: RunOutcome, files: list[InputFile], shards: list[Shard],
-                  units: list[UnitResult]) -> None:
+                  units: list[UnitResult], digests: dict[int, tuple[int, str]]) -> None:
     for file in files:
-        size, sha256 = file_digest(Path(file.path)) if "://" not in file.path else (file.size, "")
+        if file.index in digests:
+            size, sha256 = digests[file.index]
+        else:
+            size, sha256 = file_digest(Path(file.path)) if "://" not in file.path else (file.size, "")
         outcome.accounts.append(FileAccount(file.path, size, sha256))
     file_of_shard = {s.index: s.file_index for s in shards}
     for unit in units:
@@ -222,14 +234,22 @@ def _write_county(outcome: RunOutcome, county: str, parts: Path, shard_units: li
     }
 
 
+def _place_part(source: Path, decisions: Path) -> Path:
+    """Link a task's decision part into `decisions/county=<folder>/`, or copy it where
+    the file system has no hard links; the part itself stays for a resume."""
+    target = make_private_dir(decisions / source.parent.name) / source.name
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+        target.chmod(FILE_MODE)
+    return target
+
+
 def _write_decisions_metadata(outcome: RunOutcome, units: list[UnitResult]) -> None:
-    paths = [outcome.out / p for unit in units for p in unit.decision_parts]
     decisions = make_private_dir(outcome.out / "decisions")
-    if paths:
-        fastparquet.writer.merge([str(p) for p in paths], verify_schema=True, root=str(decisions))
-        for name in ("_metadata", "_common_metadata"):
-            if (decisions / name).exists():
-                (decisions / name).chmod(FILE_MODE)
+    paths = [_place_part(outcome.out / p, decisions) for unit in units for p in unit.decision_parts]
+    write_dataset_metadata(decisions, paths, open_with=open_private)
     for path in sorted(decisions.rglob("*")):
         if path.is_file():
             size, sha256 = file_digest(path)

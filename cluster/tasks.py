@@ -24,12 +24,14 @@ from engine.history import TRIM
 from engine.naming import county_folder
 from engine.reader import ReadStats, RejectedRow, iter_rows, split_lines
 from engine.summary import CountySummary
-from cluster.parts import make_private_dir, write_atomic, write_lines_part
+from cluster.errors import redact_errors
+from cluster.parts import make_private_dir, open_private, write_atomic, write_lines_part
 from cluster.plan import Shard
 
 logger = logging.getLogger(__name__)
 
 PARTS_FOLDER = ".parts"
+DECISIONS_FOLDER = "decisions"
 
 
 class UnitResult(msgspec.Struct):
@@ -97,6 +99,7 @@ def _bytes_of(shard: Shard) -> int:
     return shard.size if shard.size is not None else 0
 
 
+@redact_errors
 def decide_shard(shard: Shard, settings: Settings, out_dir: str) -> bytes:
     """First pass over one shard: decide its persons as if their histories were whole."""
     started = time.perf_counter()
@@ -126,6 +129,7 @@ def decide_shard(shard: Shard, settings: Settings, out_dir: str) -> bytes:
     return _encoder.encode(result)
 
 
+@redact_errors
 def regroup_shard(shard: Shard, previous_parts: list[str], settings: Settings, out_dir: str,
                   buckets: int) -> bytes:
     """Second pass over a shard holding split persons: send their rows to buckets by
@@ -166,6 +170,7 @@ def regroup_shard(shard: Shard, previous_parts: list[str], settings: Settings, o
     return _encoder.encode(result)
 
 
+@redact_errors
 def decide_bucket(bucket: int, settings: Settings, out_dir: str) -> bytes:
     """Decide the persons of one bucket, whose rows came from every shard."""
     started = time.perf_counter()
@@ -203,14 +208,15 @@ def _write_unit(unit: str, unit_dir: Path, out_dir: Path, batch: BatchResult,
         write_lines_part(unit_dir / "all.csv", batch.all_lines)
         write_lines_part(unit_dir / "condensed.csv", batch.condensed_lines)
 
+    # Decision parts stay under the parts folder until the merge links them into
+    # `decisions/`, so an unfinished run leaves no dataset that looks whole.
     for county, records in sorted(batch.decisions.items()):
         if not records:
             continue
-        folder = make_private_dir(out_dir / "decisions" / f"county={county_folder(county)}")
+        folder = make_private_dir(unit_dir / DECISIONS_FOLDER / f"county={county_folder(county)}")
         final = folder / f"part-{unit}-{_county_tag(county)}.parquet"
         temporary = folder / f".{final.name}.{os.getpid()}.tmp"
-        write_part(temporary, records)
-        os.chmod(temporary, 0o600)
+        write_part(temporary, records, open_with=open_private)
         os.replace(temporary, final)
         result.decision_parts.append(str(final.relative_to(out_dir)))
 

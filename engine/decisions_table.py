@@ -24,7 +24,7 @@ def to_frame(records: list[DecisionRecord]) -> pd.DataFrame:
     return frame
 
 
-def write_part(path: Path, records: list[DecisionRecord]) -> None:
-    """Write one part file of the dataset with fastparquet."""
+def write_part(path: Path, records: list[DecisionRecord], open_with=open) -> None:
+    """Write one part file of the dataset with fastparquet; `open_with` opens the file."""
     fastparquet.write(str(path), to_frame(records), compression="SNAPPY", write_index=False,
-                      stats=False)
+                      stats=False, open_with=open_with)
