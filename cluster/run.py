@@ -11,21 +11,33 @@ import time
 import uuid
 from pathlib import Path
 
+import dask
+import msgspec
 import numpy as np
 from dask.distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
 from engine.batch import Settings
+from cluster import lifecycle
+from cluster.interrupt import sigint_ignored_in_children
+from cluster.logs import TaskLogging
+from cluster.lifecycle import BUCKET, DECIDE, REGROUP, RunRecords, RunState
 from cluster.merge import RunOutcome, merge_outputs
-from cluster.parts import make_private_dir
+from cluster.parts import make_private_dir, write_array
 from cluster.plan import Shard, default_workers, describe_inputs, plan_shards
 from cluster.settings import ConfigError, RunConfig, build_settings
+from cluster.tls import cluster_security, client_security
 from cluster.tasks import (
     PARTS_FOLDER, UnitResult, bucket_unit, decide_bucket, decide_shard, decode_result,
     regroup_shard, shard_unit,
 )
 
 logger = logging.getLogger(__name__)
+
+
+class SchedulerUnreachable(ConfigError):
+    """The scheduler given with --scheduler could not be reached."""
+
 
 #: Task retries when a worker dies; every task is idempotent.
 TASK_RETRIES = 3
@@ -39,6 +51,9 @@ def prepare_output(out: Path, overwrite: bool) -> None:
         if not (out / "manifest.json").exists() and not (out / PARTS_FOLDER).exists():
             raise ConfigError(f"output folder {out} is not empty and holds no earlier run; "
                               "choose an empty or new folder")
+        if not overwrite and (out / lifecycle.INCOMPLETE_MARKER).exists():
+            raise ConfigError(f"output folder {out} contains an unfinished run; finish it with "
+                              f"`clearance run --resume {out}`, or pass --overwrite to replace it")
         if not overwrite:
             raise ConfigError(f"output folder {out} holds an earlier run; pass --overwrite "
                               "to replace it or choose another folder")
@@ -58,20 +73,39 @@ def prepare_output(out: Path, overwrite: bool) -> None:
 
 @contextlib.contextmanager
 def open_client(config: RunConfig):
-    """Join the given scheduler, or start a LocalCluster sized to this machine."""
+    """Join the given scheduler, or start a LocalCluster sized to this machine.
+
+    With `config.tls` every connection is TLS with the certificates of that folder.
+    The LocalCluster listens on 127.0.0.1 only, and its dashboards (which serve
+    `/metrics`) on `config.dashboard_host`.
+    """
+    task_logs = TaskLogging(logging.DEBUG if config.debug else logging.WARNING)
     if config.scheduler:
+        security = client_security(config.tls) if config.tls else None
+        timeout = dask.config.get("distributed.comm.timeouts.connect")
         try:
-            client = Client(config.scheduler, timeout="20s")
+            client = Client(config.scheduler, timeout=timeout, security=security)
         except (OSError, TimeoutError) as error:
-            raise ConfigError(f"scheduler {config.scheduler} cannot be reached: {error}") from None
+            raise SchedulerUnreachable(f"scheduler {config.scheduler} cannot be reached: {error}") from None
         with client:
+            client.register_plugin(task_logs)
             yield client
         return
     workers = config.workers or default_workers()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
-            Client(cluster) as client:
+    security = cluster_security(config.tls) if config.tls else None
+    # Worker logs go to this terminal; without --debug only their errors would
+    # show, and the client reports those itself.
+    worker_logs = logging.DEBUG if config.debug else logging.CRITICAL
+    dashboard = f"{config.dashboard_host}:0"
+    with sigint_ignored_in_children():
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=dashboard,
+                               worker_dashboard_address=dashboard, silence_logs=worker_logs,
+                               memory_limit=config.memory_limit or "auto",
+                               security=security, protocol="tls://" if security else None)
+    with cluster, Client(cluster, security=security) as client:
         logger.info("LocalCluster started: %d workers, dashboard %s", workers, client.dashboard_link)
+        client.register_plugin(task_logs)
         yield client
 
 
@@ -80,13 +114,15 @@ def _progress(total: int, label: str, enabled: bool) -> tqdm:
                 mininterval=0.5, dynamic_ncols=True)
 
 
-def _gather(client: Client, futures, label: str, enabled: bool, rows_per_unit=None) -> list[UnitResult]:
+def _gather(client: Client, futures, label: str, enabled: bool, save=None) -> list[UnitResult]:
     results: list[UnitResult] = []
     started = time.perf_counter()
     rows = 0
     with _progress(len(futures), label, enabled) as bar:
         for future in as_completed(futures):
             result = decode_result(future.result())
+            if save is not None:
+                save(result)
             results.append(result)
             rows += result.rows
             elapsed = max(time.perf_counter() - started, 1e-6)
@@ -115,6 +151,11 @@ def run_job(config: RunConfig, today: datetime.date | None = None) -> RunOutcome
     timings: dict[str, float] = {}
     started = time.perf_counter()
     settings, policy_sources = build_settings(config, today or datetime.date.today())
+    # Missing certificates are a usage error, found before the output folder is made.
+    if config.tls and config.scheduler:
+        client_security(config.tls)
+    elif config.tls:
+        cluster_security(config.tls)
     try:
         files = describe_inputs(config.inputs)
     except FileNotFoundError as error:
@@ -125,32 +166,80 @@ def run_job(config: RunConfig, today: datetime.date | None = None) -> RunOutcome
     prepare_output(out, config.overwrite)
     make_private_dir(out / PARTS_FOLDER)
     shards = plan_shards(files, config.shard_size)
-    timings["plan"] = time.perf_counter() - started
     run_id = uuid.uuid4().hex[:12]
+    state = lifecycle.start_run(out, run_id, settings, policy_sources, files, shards,
+                                config.shard_size)
+    timings["plan"] = time.perf_counter() - started
     logger.info("run %s: %d input files, %d shards, compute-at %s", run_id, len(files), len(shards),
                 settings.compute_at.isoformat())
+    return _execute(config, out, state, timings, started)
 
-    with open_client(config) as client:
-        results = _decide(client, shards, settings, str(out), run_id, config.progress, timings)
 
-    phase = time.perf_counter()
-    outcome = merge_outputs(out, files, shards, results, settings, policy_sources, run_id, timings)
-    timings["merge"] = time.perf_counter() - phase
-    timings["total"] = time.perf_counter() - started
-    outcome.write_manifest(timings)
-    shutil.rmtree(out / PARTS_FOLDER, ignore_errors=True)
+def resume_job(config: RunConfig) -> RunOutcome:
+    """Finish the unfinished run in `config.out`, deciding only the units without a result.
+
+    The run keeps the settings, policies and plan it started with; `config` gives
+    only how to run (scheduler, workers, TLS, progress).
+    """
+    started = time.perf_counter()
+    out = Path(config.out).absolute()
+    state = lifecycle.load_for_resume(out)
+    # Shards are read by absolute path, so a resume may start from any folder.
+    locations = [record.location for record in state.inputs]
+    state.shards = [msgspec.structs.replace(s, path=locations[s.file_index]) for s in state.shards]
+    lifecycle.clear_partial_outputs(out)
+    done = len(RunRecords(out).load(DECIDE))
+    logger.info("resuming run %s: %d of %d shards left to decide", state.run_id,
+                len(state.shards) - done, len(state.shards))
+    return _execute(config, out, state, {"plan": 0.0}, started)
+
+
+def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, float],
+             started: float) -> RunOutcome:
+    """Decide every unit without a saved result, merge, and write the manifest.
+
+    Whatever stops it (a signal, a failure), the output folder is left marked
+    unfinished, with partial outputs removed and the parts kept for a resume.
+    """
+    records = RunRecords(out)
+    # Task keys differ between sessions, so a resume on a long-lived scheduler never
+    # meets the released keys of the run it continues.
+    session = f"{state.run_id}-{uuid.uuid4().hex[:6]}"
+    try:
+        with open_client(config) as client:
+            results = _decide(client, state.shards, state.settings, str(out), session,
+                              config.progress, timings, records)
+
+        phase = time.perf_counter()
+        lifecycle.check_unchanged(state, hash_again=False)
+        outcome = merge_outputs(out, state.files, state.shards, results, state.settings,
+                                state.policy_sources, state.run_id, timings, state.digests())
+        timings["merge"] = time.perf_counter() - phase
+        timings["total"] = time.perf_counter() - started
+        outcome.write_manifest(timings)
+    except BaseException:
+        lifecycle.abandon(out)
+        raise
+    lifecycle.finish(out)
     return outcome
 
 
 def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, run_id: str,
-            progress: bool, timings: dict[str, float]) -> dict[str, UnitResult]:
+            progress: bool, timings: dict[str, float], records: RunRecords) -> dict[str, UnitResult]:
     phase = time.perf_counter()
-    futures = client.map(decide_shard, shards, settings=settings, out_dir=out,
-                         key=[f"decide-shard-{run_id}-{s.index}" for s in shards],
+    results = records.load(DECIDE)
+    pending = [s for s in shards if shard_unit(s.index) not in results]
+    if pending:
+        # A shard decided again rewrites the parts a second pass may have replaced.
+        records.discard(REGROUP)
+        records.discard(BUCKET)
+    futures = client.map(decide_shard, pending, settings=settings, out_dir=out,
+                         key=[f"decide-shard-{run_id}-{s.index}" for s in pending],
                          retries=TASK_RETRIES)
-    first = _gather(client, futures, "deciding shards", progress)
+    first = _gather(client, futures, "deciding shards", progress,
+                    save=lambda result: records.save(DECIDE, result))
     del futures
-    results = {r.unit: r for r in first}
+    results.update((r.unit, r) for r in first)
     timings["decide"] = time.perf_counter() - phase
 
     phase = time.perf_counter()
@@ -162,11 +251,13 @@ def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, r
     phase = time.perf_counter()
     logger.info("%d persons have rows in more than one shard; regrouping them from %d shards",
                 split.size, len(affected))
-    np.save(Path(out) / PARTS_FOLDER / "split.npy", split)
+    write_array(Path(out) / PARTS_FOLDER / "split.npy", split)
     affected_bytes = sum(shards[i].size or 0 for i in affected)
     largest = max((s.size or 0) for s in shards) or 1
     buckets = max(1, min(len(affected), int(split.size), -(-affected_bytes // largest)))
-    regroup = [shards[i] for i in affected]
+    regrouped = records.load(REGROUP)
+    results.update((unit, again) for unit, again in regrouped.items())
+    regroup = [shards[i] for i in affected if shard_unit(i) not in regrouped]
     previous_parts = [results[shard_unit(s.index)].decision_parts for s in regroup]
     futures = client.map(
         regroup_shard, regroup, previous_parts, settings=settings, out_dir=out, buckets=buckets,
@@ -176,13 +267,18 @@ def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, r
         again.rows, again.lines, again.blank = first_pass.rows, first_pass.lines, first_pass.blank
         again.header, again.rejected = first_pass.header, first_pass.rejected
         again.bytes_read, again.counties_seen = first_pass.bytes_read, first_pass.counties_seen
+        records.save(REGROUP, again)
         results[again.unit] = again
     del futures
 
-    futures = client.map(decide_bucket, list(range(buckets)), settings=settings, out_dir=out,
-                         key=[f"decide-bucket-{run_id}-{b}" for b in range(buckets)],
+    bucketed = records.load(BUCKET)
+    results.update(bucketed)
+    pending_buckets = [b for b in range(buckets) if bucket_unit(b) not in bucketed]
+    futures = client.map(decide_bucket, pending_buckets, settings=settings, out_dir=out,
+                         key=[f"decide-bucket-{run_id}-{b}" for b in pending_buckets],
                          retries=TASK_RETRIES)
-    for result in _gather(client, futures, "deciding regrouped persons", progress):
+    for result in _gather(client, futures, "deciding regrouped persons", progress,
+                          save=lambda result: records.save(BUCKET, result)):
         results[result.unit] = result
     timings["regroup"] = time.perf_counter() - phase
     return results
