@@ -178,10 +178,12 @@ def _run_folder(args) -> str | None:
 
 
 def _report_interrupt(args, stop: KeyboardInterrupt) -> None:
+    from cluster.lifecycle import is_resumable
+
     name = stop.name if isinstance(stop, Interrupted) else "SIGINT"
     folder = _run_folder(args)
-    if folder and (Path(folder) / ".parts" / "run.msgpack").exists():
-        print(f"clearance: interrupted by {name}; {folder} is unfinished and holds no results; "
+    if folder and is_resumable(folder):
+        print(f"clearance: interrupted by {name}; {folder} is unfinished and contains no results; "
               f"finish it with `clearance run --resume {folder}`", file=sys.stderr)
     elif folder:
         print(f"clearance: interrupted by {name} before the run was planned; start it again "

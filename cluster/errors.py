@@ -102,10 +102,6 @@ def describe_os_error(error: OSError, out: str | None = None) -> str:
     return f"{reason} on {where}{resume}"
 
 
-def _resumable(out: str | None) -> bool:
-    return out is not None and (Path(out) / ".parts" / "run.msgpack").exists()
-
-
 def describe_failure(error: Exception, out: str | None = None) -> str:
     """Return the one line the command prints for an error it did not expect to succeed past.
 
@@ -113,9 +109,10 @@ def describe_failure(error: Exception, out: str | None = None) -> str:
     lines and fields. Any other exception is named by type and code line only,
     because its message may quote a value.
     """
+    from cluster.lifecycle import is_resumable
     from cluster.settings import ConfigError
 
-    resume = out if _resumable(out) else None
+    resume = out if out is not None and is_resumable(out) else None
     hint = f"; finish the run with `clearance run --resume {out}` once that is fixed" if resume else ""
     if type(error).__name__ == "SchedulerUnreachable":
         return f"{error}{hint}"

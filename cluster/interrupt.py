@@ -65,6 +65,9 @@ def sigint_ignored_in_children():
     the client stops them in order instead. An ignored signal stays ignored across
     fork and exec, and Python keeps it so. This process ignores SIGINT too while
     the block runs (a cluster starting, a few seconds).
+
+    NOTE: a worker that the nanny restarts later is started outside this block, so it
+    takes SIGINT as usual.
     """
     if threading.current_thread() is not threading.main_thread():
         yield

@@ -88,6 +88,12 @@ _state_encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(RunState)
 
 
+def is_resumable(out: str | Path) -> bool:
+    """Return whether a folder holds the saved plan of an unfinished run."""
+    folder = Path(out)
+    return (folder / INCOMPLETE_MARKER).exists() and (folder / PARTS_FOLDER / STATE_FILE).exists()
+
+
 def is_local(path: str) -> bool:
     return "://" not in path
 
