@@ -3,8 +3,9 @@
 It samples the resident memory of the client and of every worker process every
 0.1 s and reports each one's peak. It also reports the exit code, the wall time,
 and whether any worker process went away during the run, because the nanny
-restarts a worker that passes 95% of its limit. Sampling can miss a peak shorter than 0.1 s; the nanny samples
-at a similar rate, so what it would act on is seen here too.
+restarts a worker that passes 95% of its limit. Sampling can miss a peak shorter
+than 0.1 s. The nanny samples every 100 ms too (its default
+`distributed.worker.memory.monitor-interval`), so what it acts on is seen here too.
 
     .venv/bin/python benchmarks/memory_check.py --rows 10000000 --memory-limit 1GB \\
         --workers 2 --data benchmarks/data/10m.csv --out benchmarks/runs/10m

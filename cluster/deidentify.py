@@ -12,8 +12,8 @@ flags) and removes or replaces what names a person or a record:
 | `code_section` (the charge as written) | the parsed sections only, e.g. `11357(C) HS` |
 | `disposition_date` | `disposition_year` |
 
-The decisions dataset contains no name or date of birth. The key never enters the copy;
-`deidentified.json` records a key id (an HMAC of a fixed text) so two copies can be
+The decisions dataset contains no name or date of birth. The key never enters the copy.
+`deidentified.json` records a key id (an HMAC of a fixed text), so two copies can be
 checked for the same key without revealing it. The same key gives the same person
 keys in every copy, which lets analysts link runs; a new key makes copies unlinkable.
 """

@@ -5,7 +5,7 @@ At the start, a run writes an `INCOMPLETE` marker in the output folder and its p
 the parts folder. As each task returns, the client saves its result record beside the
 task's part files; a unit with a saved record is done. The manifest is written last,
 then the marker is removed, then the parts folder. So a folder with `INCOMPLETE`, or
-without `manifest.json`, never holds results, whatever stopped the run (a signal, a
+without `manifest.json`, never contains results, whatever stopped the run (a signal, a
 failure, or a hard kill that ran no cleanup at all).
 """
 
@@ -89,7 +89,7 @@ _state_decoder = msgspec.msgpack.Decoder(RunState)
 
 
 def is_resumable(out: str | Path) -> bool:
-    """Return whether a folder holds the saved plan of an unfinished run."""
+    """Return whether a folder contains the saved plan of an unfinished run."""
     folder = Path(out)
     return (folder / INCOMPLETE_MARKER).exists() and (folder / PARTS_FOLDER / STATE_FILE).exists()
 

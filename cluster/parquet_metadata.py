@@ -58,7 +58,7 @@ def write_dataset_metadata(root: Path, parts: Sequence[Path], open_with: Callabl
     the order given. Raises ValueError for a part with another schema.
 
     NOTE: categorical columns would need their category counts consolidated across
-    all parts, but `consolidate_categories` sees the first row group only here. The
+    all parts, but `consolidate_categories` reads the first row group only here. The
     decisions dataset has no categorical column.
     """
     first = None

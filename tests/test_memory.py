@@ -5,8 +5,8 @@ The case to meet is 1 GB per worker on a 10-million-row file (about 2.6 GB). Her
 is scaled down to fit a unit test: a 400,000-row file of about 100 MB, and a worker
 memory limit of the worker's own baseline plus half the file. Reading the whole file
 at once would pass that limit on the raw bytes alone, so the nanny would kill a
-worker that did; the run must finish with every worker alive and its peak well
-below the limit.
+worker that did. The run must finish with every worker alive and its peak below
+the limit.
 """
 
 from __future__ import annotations
