@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
+import os
 import sys
+from pathlib import Path
 
+from cluster.interrupt import Interrupted, signals_interrupt
 from cluster.plan import DEFAULT_SHARD_SIZE, parse_size
 
 logger = logging.getLogger("clearance")
@@ -30,6 +33,21 @@ def _size(text: str) -> int:
         return parse_size(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+#: Below this a worker process cannot even hold its imports.
+MIN_MEMORY_LIMIT = 128 * 1024 * 1024
+
+
+def _memory(text: str) -> int:
+    try:
+        value = parse_size(text)
+    except ValueError:
+        value = 0
+    if value < MIN_MEMORY_LIMIT:
+        raise argparse.ArgumentTypeError(f"invalid memory limit {text!r}; expected a size of "
+                                         "128MiB or more, e.g. 1GB")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -61,9 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="decide every Prop 64 conviction of the input files")
-    run.add_argument("inputs", nargs="+", metavar="INPUT",
+    run.add_argument("inputs", nargs="*", metavar="INPUT",
                      help="research files, plain or .gz, with or without a header line")
-    run.add_argument("--out", required=True, metavar="DIR", help="output folder (new or empty)")
+    run.add_argument("--out", metavar="DIR", help="output folder (new or empty)")
+    run.add_argument("--resume", metavar="DIR",
+                     help="finish the unfinished run in DIR with its own inputs and settings, "
+                          "deciding only the shards whose results are missing")
     run.add_argument("--county", action="append", dest="counties", metavar="NAME",
                      help="county to decide, as in the input (SAN JOAQUIN) or as a folder "
                           "name (san-joaquin); repeat for several; default every county")
@@ -80,12 +101,21 @@ def build_parser() -> argparse.ArgumentParser:
                           "LocalCluster on this machine")
     run.add_argument("--workers", type=_positive, metavar="N",
                      help="worker processes of the LocalCluster (default one per core)")
-    run.add_argument("--shard-size", type=_size, default=DEFAULT_SHARD_SIZE, metavar="SIZE",
+    run.add_argument("--memory-limit", type=_memory, metavar="SIZE",
+                     help="memory per LocalCluster worker, e.g. 1GB; a worker past 95%% of it "
+                          "is restarted (default the machine's memory shared among the workers)")
+    run.add_argument("--shard-size", type=_size, metavar="SIZE",
                      help="bytes of input per task, e.g. 64MB (default 64MiB); compressed "
                           "files are one shard each")
     run.add_argument("--overwrite", action="store_true",
                      help="replace the outputs of an earlier run in --out")
     run.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    run.add_argument("--tls", metavar="DIR",
+                     help="run every cluster connection over TLS with the certificates that "
+                          "`clearance certs DIR` made")
+    run.add_argument("--dashboard-host", default="127.0.0.1", metavar="HOST",
+                     help="interface the LocalCluster's dashboards and /metrics listen on "
+                          "(default 127.0.0.1; 0.0.0.0 is every interface)")
     run.add_argument("--metrics-port", type=_port, metavar="PORT",
                      help="serve the run's progress figures for Prometheus on this port at "
                           "/metrics while the run lasts (0 picks a free port); default off")
@@ -102,6 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
                           "of a finished run")
     documents.add_argument("run_folder", metavar="DIR", help="output folder of a finished run")
     _add_document_options(documents)
+
+    certs = commands.add_parser("certs", help="make a private CA and TLS certificates for "
+                                              "scheduler, workers and client")
+    certs.add_argument("folder", metavar="DIR", help="folder to write (new, or without certificates)")
+    certs.add_argument("--host", action="append", dest="hosts", metavar="NAME",
+                       help="host name or IP address the certificates name; repeat for "
+                            "several (default localhost and 127.0.0.1)")
+    certs.add_argument("--days", type=_positive, default=365, metavar="N",
+                       help="days the certificates stay valid (default 365)")
+
+    deidentify = commands.add_parser(
+        "deidentify", help="write a research copy of a run's decisions without identities")
+    deidentify.add_argument("run_folder", metavar="RUN", help="output folder of a finished run")
+    deidentify.add_argument("--out", required=True, metavar="DIR", help="folder to write (new or empty)")
+    deidentify.add_argument("--key-file", metavar="FILE",
+                            help="file holding the secret key of the person hashes (at least 32 "
+                                 "bytes); default the environment variable CLEARANCE_DEIDENTIFY_KEY")
 
     generate = commands.add_parser("generate", help="write a fabricated research file")
     generate.add_argument("--rows", type=_positive, required=True, metavar="N", help="data rows to write")
@@ -150,43 +197,75 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.debug)
+    # Every file this process writes is sensitive; the code sets owner-only modes
+    # itself, and the umask covers whatever a library creates.
+    umask = os.umask(0o077)
+    commands = {"run": _run, "generate": _generate, "certs": _certs, "deidentify": _deidentify,
+                "documents": _documents, "explain": _explain, "policy": _check_policy}
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "documents":
-            return _documents(args)
-        if args.command == "explain":
-            return _explain(args)
-        if args.command == "policy":
-            return _check_policy(args)
-        return _generate(args)
-    except KeyboardInterrupt:
-        print("clearance: interrupted; the output folder is incomplete. Run again with "
-              "--overwrite to start over", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        with signals_interrupt():
+            return commands[args.command](args)
+    except KeyboardInterrupt as stop:
+        _report_interrupt(args, stop)
+        return stop.exit_code if isinstance(stop, Interrupted) else EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one clear line
+        from cluster.errors import describe_failure
         from cluster.settings import ConfigError
         from documents.filing_template import FilingTemplateError
         from documents.source import RunOutputError
         if args.debug:
             logger.exception("clearance %s failed", args.command)
-        if isinstance(error, (ConfigError, FilingTemplateError, RunOutputError)):
+        if isinstance(error, (FilingTemplateError, RunOutputError)):
+            # These name a file and a field of our own outputs, never a row's value.
             print(f"clearance: {error}", file=sys.stderr)
             return EXIT_USAGE
-        hint = "" if args.debug else " (rerun with --debug for the traceback)"
-        print(f"clearance: {args.command} failed: {type(error).__name__}: {error}{hint}",
-              file=sys.stderr)
-        return EXIT_FAILED
+        print(f"clearance: {describe_failure(error, _run_folder(args))}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED
+    finally:
+        os.umask(umask)
+
+
+def _run_folder(args) -> str | None:
+    if args.command != "run":
+        return None
+    return args.resume or args.out
+
+
+def _report_interrupt(args, stop: KeyboardInterrupt) -> None:
+    from cluster.lifecycle import is_resumable
+
+    name = stop.name if isinstance(stop, Interrupted) else "SIGINT"
+    folder = _run_folder(args)
+    if folder and is_resumable(folder):
+        print(f"clearance: interrupted by {name}; {folder} is unfinished and contains no results; "
+              f"finish it with `clearance run --resume {folder}`", file=sys.stderr)
+    elif folder:
+        print(f"clearance: interrupted by {name} before the run was planned; start it again "
+              "with --overwrite", file=sys.stderr)
+    else:
+        print(f"clearance: interrupted by {name}", file=sys.stderr)
+
+
+#: Options that fix what a run decides; a resume keeps the ones the run started with.
+_FIXED_BY_RUN = ("counties", "policy", "policy_dir", "compute_at", "shard_size", "overwrite", "out")
 
 
 def _run(args) -> int:
     from cluster.report import print_report
-    from cluster.run import run_job
-    from cluster.settings import RunConfig
+    from cluster.run import resume_job, run_job
+    from cluster.settings import ConfigError, RunConfig
 
     _quiet_libraries(args.debug)
+    if args.resume:
+        fixed_options = [name for name in _FIXED_BY_RUN if getattr(args, name)]
+        if args.inputs or fixed_options:
+            options = ", ".join(["INPUT"] * bool(args.inputs) +
+                                [f"--{name.replace('_', '-')}" for name in fixed_options])
+            raise ConfigError(f"--resume continues a run with its own inputs and settings; "
+                              f"drop {options}")
+    elif not args.inputs or not args.out:
+        raise ConfigError("give the input files and --out DIR, or --resume DIR")
     if (args.per_person or args.filing_template) and not args.documents:
-        from cluster.settings import ConfigError
         raise ConfigError("--per-person and --filing-template apply to --documents; "
                           "add --documents or drop them")
     if args.documents:
@@ -194,12 +273,14 @@ def _run(args) -> int:
         from documents.filing_template import load_template
         load_template(args.filing_template)
     config = RunConfig(
-        inputs=args.inputs, out=args.out, counties=args.counties, policy=args.policy,
-        policy_dir=args.policy_dir, compute_at=args.compute_at, scheduler=args.scheduler,
-        workers=args.workers, shard_size=args.shard_size, overwrite=args.overwrite,
-        progress=not args.no_progress, metrics_port=args.metrics_port,
+        inputs=args.inputs, out=args.resume or args.out, counties=args.counties,
+        policy=args.policy, policy_dir=args.policy_dir, compute_at=args.compute_at,
+        scheduler=args.scheduler, workers=args.workers,
+        shard_size=args.shard_size or DEFAULT_SHARD_SIZE, overwrite=args.overwrite,
+        progress=not args.no_progress, tls=args.tls, dashboard_host=args.dashboard_host,
+        memory_limit=args.memory_limit, debug=args.debug, metrics_port=args.metrics_port,
         metrics_host=args.metrics_host)
-    outcome = run_job(config)
+    outcome = resume_job(config) if args.resume else run_job(config)
     print_report(outcome, sys.stdout)
     if args.documents:
         _write_documents(outcome.out, args)
@@ -208,6 +289,21 @@ def _run(args) -> int:
         print(f"clearance: {outcome.rows_set_aside:,} {rows} set aside; see "
               f"{outcome.out / 'rejected.csv'} for the file, line and reason of each", file=sys.stderr)
         return EXIT_ROWS_SET_ASIDE
+    return EXIT_OK
+
+
+def _generate(args) -> int:
+    from cluster.settings import ConfigError
+    from engine.generate import write_research_file
+
+    try:
+        stats = write_research_file(args.out, rows=args.rows, counties=args.counties, seed=args.seed,
+                                    filler=args.filler, header=not args.no_header)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    except OSError as error:
+        raise ConfigError(f"cannot write {args.out}: {error.strerror}") from None
+    print(f"wrote {stats.rows:,} rows of {stats.subjects:,} subjects ({stats.bytes:,} bytes) to {args.out}")
     return EXIT_OK
 
 
@@ -240,18 +336,24 @@ def _check_policy(args) -> int:
     return EXIT_OK
 
 
-def _generate(args) -> int:
-    from cluster.settings import ConfigError
-    from engine.generate import write_research_file
+def _certs(args) -> int:
+    from cluster.tls import DEFAULT_HOSTS, make_certificates
 
-    try:
-        stats = write_research_file(args.out, rows=args.rows, counties=args.counties, seed=args.seed,
-                                    filler=args.filler, header=not args.no_header)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    except OSError as error:
-        raise ConfigError(f"cannot write {args.out}: {error.strerror}") from None
-    print(f"wrote {stats.rows:,} rows of {stats.subjects:,} subjects ({stats.bytes:,} bytes) to {args.out}")
+    hosts = args.hosts or list(DEFAULT_HOSTS)
+    written = make_certificates(Path(args.folder), hosts, args.days)
+    print(f"wrote a private CA and certificates for scheduler, worker and client to {args.folder} "
+          f"({len(written)} files, valid {args.days} days, for {', '.join(hosts)}); keep ca-key.pem "
+          "with the operator and give each machine only its own role's files and ca.pem")
+    return EXIT_OK
+
+
+def _deidentify(args) -> int:
+    from cluster.deidentify import deidentify_run, read_key
+
+    key = read_key(args.key_file)
+    written = deidentify_run(Path(args.run_folder), Path(args.out), key)
+    print(f"wrote a research copy of {written.rows:,} decisions in {written.counties} counties "
+          f"to {args.out}, with person keys replaced by keyed hashes")
     return EXIT_OK
 
 

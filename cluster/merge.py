@@ -6,22 +6,24 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 
-import fastparquet
 import msgspec
-import pandas as pd
 
 from engine import __version__, layout
 from engine.batch import STATEWIDE, Settings
 from engine.bundle import CONDENSED_HEADER, FULL_HEADER
-from engine.decisions_table import write_part_frame
 from engine.naming import county_folder
 from engine.rules import RulePolicy, policy_document, policy_sha256
 from engine.summary import CountySummary
-from cluster.parts import FILE_MODE, HashingWriter, file_digest, join_parts, make_private_dir
+from cluster.parts import (
+    FILE_MODE, HashingWriter, file_digest, join_parts, make_private_dir, open_private,
+)
+from cluster.parquet_metadata import write_dataset_metadata
 from cluster.plan import InputFile, Shard
-from cluster.tasks import PARTS_FOLDER, UnitResult, read_rejected, shard_unit
+from cluster.tasks import PARTS_FOLDER, UnitResult, county_tag, read_rejected, shard_unit
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +115,13 @@ def assign_folders(counties: list[str]) -> dict[str, str]:
 def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
                   results: dict[str, UnitResult], settings: Settings,
                   policy_sources: dict[str, str], run_id: str,
-                  timings: dict[str, float]) -> RunOutcome:
-    """Join every part into the run's outputs and return the outcome."""
+                  timings: dict[str, float],
+                  digests: dict[int, tuple[int, str]] | None = None) -> RunOutcome:
+    """Join every part into the run's outputs and return the outcome.
+
+    `digests` gives the size and SHA-256 of inputs already hashed, by file index;
+    the others are hashed here.
+    """
     outcome = RunOutcome(out, run_id)
     outcome.compute_at = settings.compute_at
     parts = out / PARTS_FOLDER
@@ -122,7 +129,7 @@ def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
     regrouped = [results[name] for name in sorted(results) if name.startswith("b")]
     units = shard_units + regrouped
 
-    _account_rows(outcome, files, shards, units)
+    _account_rows(outcome, files, shards, units, digests or {})
     counties = _decided_counties(units, settings)
     outcome.county_folders = assign_folders(counties)
 
@@ -145,16 +152,19 @@ def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
             extra = [parts / u.unit / part for u in regrouped]
             _join_into(outcome, folder / name, header, ordered, extra)
 
-    _write_decisions(outcome, units)
+    _write_decisions_metadata(outcome, units)
     _write_rejected(outcome, files, shards, shard_units)
     _write_run_summary(outcome, settings)
     return outcome
 
 
 def _account_rows(outcome: RunOutcome, files: list[InputFile], shards: list[Shard],
-                  units: list[UnitResult]) -> None:
+                  units: list[UnitResult], digests: dict[int, tuple[int, str]]) -> None:
     for file in files:
-        size, sha256 = file_digest(file.path)
+        if file.index in digests:
+            size, sha256 = digests[file.index]
+        else:
+            size, sha256 = file_digest(file.path)
         outcome.accounts.append(FileAccount(file.path, size, sha256))
     file_of_shard = {s.index: s.file_index for s in shards}
     for unit in units:
@@ -225,31 +235,33 @@ def _write_county(outcome: RunOutcome, county: str, parts: Path, shard_units: li
     }
 
 
-def _write_decisions(outcome: RunOutcome, units: list[UnitResult]) -> None:
-    """Split the units' decision parts into one file per county, then write `_metadata`.
+def _place_part(source: Path, decisions: Path, folder: str) -> Path:
+    """Link a task's decision part into `decisions/county=<folder>/`, or copy it where
+    the file system has no hard links; the part itself stays for a resume."""
+    target = make_private_dir(decisions / f"county={folder}") / source.name
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+        target.chmod(FILE_MODE)
+    return target
 
-    NOTE: the client holds every decision of the run in memory at once, about 200
-    bytes per decided conviction. A national run would need this done county by county.
+
+def _write_decisions_metadata(outcome: RunOutcome, units: list[UnitResult]) -> None:
+    """Place every decision part in its county's partition and write `_metadata`.
+
+    A part's name ends in the tag of its county name, which gives the county's output
+    folder, so two county names that share a folder name keep separate partitions.
     """
     decisions = make_private_dir(outcome.out / "decisions")
-    frames = [fastparquet.ParquetFile(str(outcome.out / path)).to_pandas()
-              for unit in units for path in unit.decision_parts]
+    folders = {county_tag(county): folder for county, folder in outcome.county_folders.items()}
     paths = []
-    if frames:
-        table = pd.concat(frames, ignore_index=True)
-        for county_name, rows in table.groupby("county_name", sort=True):
-            folder = make_private_dir(decisions / f"county={outcome.county_folders.get(county_name, county_folder(county_name))}")
-            path = folder / "part-0.parquet"
-            temporary = folder / ".part-0.parquet.tmp"
-            write_part_frame(temporary, rows.reset_index(drop=True))
-            temporary.chmod(FILE_MODE)
-            temporary.replace(path)
-            paths.append(path)
-    if paths:
-        fastparquet.writer.merge([str(p) for p in paths], verify_schema=True, root=str(decisions))
-        for name in ("_metadata", "_common_metadata"):
-            if (decisions / name).exists():
-                (decisions / name).chmod(FILE_MODE)
+    for unit in units:
+        for part in unit.decision_parts:
+            source = outcome.out / part
+            folder = folders.get(source.stem.rsplit("-", 1)[-1], source.parent.name.removeprefix("county="))
+            paths.append(_place_part(source, decisions, folder))
+    write_dataset_metadata(decisions, paths, open_with=open_private)
     for path in sorted(decisions.rglob("*")):
         if path.is_file():
             size, sha256 = file_digest(path)

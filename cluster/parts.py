@@ -8,6 +8,7 @@ killed task never leaves a half file that the merge could take.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import heapq
 import os
@@ -22,8 +23,21 @@ FOLDER_MODE = 0o700
 
 
 def make_private_dir(path: Path) -> Path:
-    """Create a folder readable by its owner only (and its missing parents)."""
-    path.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+    """Create a folder readable by its owner only, and any missing parents the same way.
+
+    `Path.mkdir(parents=True)` gives parents the umask's mode, so each missing
+    folder is made on its own.
+    """
+    missing = []
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
+        os.chmod(folder, FOLDER_MODE)
+    if not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
     os.chmod(path, FOLDER_MODE)
     return path
 
@@ -32,12 +46,40 @@ def _open_private(path: Path):
     return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb")
 
 
+def open_private(path, mode: str = "rb"):
+    """Open a file as `open` does, but create files for writing with mode 0600.
+
+    It serves as fastparquet's `open_with`, so Parquet files are private from
+    their first byte.
+    """
+    if "w" in mode or "a" in mode or "x" in mode:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+        return open(os.open(path, flags, FILE_MODE), mode)
+    return open(path, mode)
+
+
+def write_array(path: Path, array: np.ndarray) -> None:
+    """Save a NumPy array privately under a temporary name, then rename it into place."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with _open_private(temporary) as handle:
+            np.save(handle, array)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a whole file under a temporary name, then rename it into place."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with _open_private(temporary) as handle:
-        handle.write(data)
-    os.replace(temporary, path)
+    try:
+        with _open_private(temporary) as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def write_lines_part(path: Path, lines: list[tuple[int, bytes]]) -> None:

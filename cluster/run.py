@@ -11,22 +11,34 @@ import time
 import uuid
 from pathlib import Path
 
+import dask
+import msgspec
 import numpy as np
 from dask.distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
 from engine.batch import Settings
+from cluster import lifecycle
+from cluster.interrupt import sigint_ignored_in_children
+from cluster.logs import TaskLogging
+from cluster.lifecycle import BUCKET, DECIDE, REGROUP, RunRecords, RunState
 from cluster.merge import RunOutcome, merge_outputs
 from cluster.metrics import MetricsServer, RunMetrics, StageProgress, register_worker_metrics
-from cluster.parts import make_private_dir
+from cluster.parts import make_private_dir, write_array
 from cluster.plan import Shard, default_workers, describe_inputs, plan_shards
 from cluster.settings import ConfigError, RunConfig, build_settings
+from cluster.tls import cluster_security, client_security
 from cluster.tasks import (
     PARTS_FOLDER, UnitResult, bucket_unit, decide_bucket, decide_shard, decode_result,
     regroup_shard, shard_unit,
 )
 
 logger = logging.getLogger(__name__)
+
+
+class SchedulerUnreachable(ConfigError):
+    """The scheduler given with --scheduler could not be reached."""
+
 
 #: Task retries when a worker dies; every task is idempotent.
 TASK_RETRIES = 3
@@ -37,13 +49,14 @@ def prepare_output(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
-        finished = (out / "manifest.json").exists()
-        if not finished and not (out / PARTS_FOLDER).exists():
+        if not (out / "manifest.json").exists() and not (out / PARTS_FOLDER).exists():
             raise ConfigError(f"output folder {out} is not empty and contains no earlier run; "
                               "choose an empty or new folder")
+        if not overwrite and (out / lifecycle.INCOMPLETE_MARKER).exists():
+            raise ConfigError(f"output folder {out} contains an unfinished run; finish it with "
+                              f"`clearance run --resume {out}`, or pass --overwrite to replace it")
         if not overwrite:
-            state = "an earlier run" if finished else "an incomplete run (no manifest.json)"
-            raise ConfigError(f"output folder {out} contains {state}; pass --overwrite "
+            raise ConfigError(f"output folder {out} contains an earlier run; pass --overwrite "
                               "to replace it or choose another folder")
         for child in out.iterdir():
             if child.is_dir():
@@ -61,20 +74,39 @@ def prepare_output(out: Path, overwrite: bool) -> None:
 
 @contextlib.contextmanager
 def open_client(config: RunConfig):
-    """Join the given scheduler, or start a LocalCluster sized to this machine."""
+    """Join the given scheduler, or start a LocalCluster sized to this machine.
+
+    With `config.tls` every connection is TLS with the certificates of that folder.
+    The LocalCluster listens on 127.0.0.1 only, and its dashboards (which serve
+    `/metrics`) on `config.dashboard_host`.
+    """
+    task_logs = TaskLogging(logging.DEBUG if config.debug else logging.WARNING)
     if config.scheduler:
+        security = client_security(config.tls) if config.tls else None
+        timeout = dask.config.get("distributed.comm.timeouts.connect")
         try:
-            client = Client(config.scheduler, timeout="20s")
+            client = Client(config.scheduler, timeout=timeout, security=security)
         except (OSError, TimeoutError, ValueError) as error:
-            raise ConfigError(f"scheduler {config.scheduler} cannot be reached: {error}") from None
+            raise SchedulerUnreachable(f"scheduler {config.scheduler} cannot be reached: {error}") from None
         with client:
+            client.register_plugin(task_logs)
             yield client
         return
     workers = config.workers or default_workers()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
-            Client(cluster) as client:
+    security = cluster_security(config.tls) if config.tls else None
+    # Worker logs go to this terminal; without --debug only their errors would
+    # show, and the client reports those itself.
+    worker_logs = logging.DEBUG if config.debug else logging.CRITICAL
+    dashboard = f"{config.dashboard_host}:0"
+    with sigint_ignored_in_children():
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=dashboard,
+                               worker_dashboard_address=dashboard, silence_logs=worker_logs,
+                               memory_limit=config.memory_limit or "auto",
+                               security=security, protocol="tls://" if security else None)
+    with cluster, Client(cluster, security=security) as client:
         logger.info("LocalCluster started: %d workers, dashboard %s", workers, client.dashboard_link)
+        client.register_plugin(task_logs)
         yield client
 
 
@@ -83,7 +115,7 @@ def _progress(total: int, label: str, enabled: bool) -> tqdm:
                 mininterval=0.5, dynamic_ncols=True)
 
 
-def _gather(client: Client, futures, label: str, enabled: bool,
+def _gather(client: Client, futures, label: str, enabled: bool, save=None,
             stage: StageProgress | None = None) -> list[UnitResult]:
     results: list[UnitResult] = []
     started = time.perf_counter()
@@ -91,6 +123,8 @@ def _gather(client: Client, futures, label: str, enabled: bool,
     with _progress(len(futures), label, enabled) as bar:
         for future in as_completed(futures):
             result = decode_result(future.result())
+            if save is not None:
+                save(result)
             results.append(result)
             rows += result.rows
             if stage is not None:
@@ -140,6 +174,11 @@ def _run_job(config: RunConfig, today: datetime.date | None, run_id: str,
     timings: dict[str, float] = {}
     started = time.perf_counter()
     settings, policy_sources = build_settings(config, today or datetime.date.today())
+    # Missing certificates are a usage error, found before the output folder is made.
+    if config.tls and config.scheduler:
+        client_security(config.tls)
+    elif config.tls:
+        cluster_security(config.tls)
     try:
         files = describe_inputs(config.inputs)
     except FileNotFoundError as error:
@@ -150,36 +189,86 @@ def _run_job(config: RunConfig, today: datetime.date | None, run_id: str,
     prepare_output(out, config.overwrite)
     make_private_dir(out / PARTS_FOLDER)
     shards = plan_shards(files, config.shard_size)
+    state = lifecycle.start_run(out, run_id, settings, policy_sources, files, shards,
+                                config.shard_size)
     timings["plan"] = time.perf_counter() - started
     logger.info("run %s: %d input files, %d shards, compute-at %s", run_id, len(files), len(shards),
                 settings.compute_at.isoformat())
+    return _execute(config, out, state, timings, started, run_metrics)
 
-    with open_client(config) as client:
-        register_worker_metrics(client)
-        results = _decide(client, shards, settings, str(out), run_id, config.progress, timings,
-                          run_metrics)
 
-    phase = time.perf_counter()
-    outcome = merge_outputs(out, files, shards, results, settings, policy_sources, run_id, timings)
-    timings["merge"] = time.perf_counter() - phase
-    timings["total"] = time.perf_counter() - started
-    outcome.write_manifest(timings)
-    shutil.rmtree(out / PARTS_FOLDER, ignore_errors=True)
+def resume_job(config: RunConfig) -> RunOutcome:
+    """Finish the unfinished run in `config.out`, deciding only the units without a result.
+
+    The run keeps the settings, policies and plan it started with; `config` gives
+    only how to run (scheduler, workers, TLS, progress).
+    """
+    started = time.perf_counter()
+    out = Path(config.out).absolute()
+    state = lifecycle.load_for_resume(out)
+    # Shards are read by absolute path, so a resume may start from any folder.
+    locations = [record.location for record in state.inputs]
+    state.shards = [msgspec.structs.replace(s, path=locations[s.file_index]) for s in state.shards]
+    lifecycle.clear_partial_outputs(out)
+    done = len(RunRecords(out).load(DECIDE))
+    logger.info("resuming run %s: %d of %d shards left to decide", state.run_id,
+                len(state.shards) - done, len(state.shards))
+    run_metrics = RunMetrics(state.run_id)
+    with _serving(run_metrics, config):
+        return _execute(config, out, state, {"plan": 0.0}, started, run_metrics)
+
+
+def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, float],
+             started: float, run_metrics: RunMetrics) -> RunOutcome:
+    """Decide every unit without a saved result, merge, and write the manifest.
+
+    Whatever stops it (a signal, a failure), the output folder is left marked
+    unfinished, with partial outputs removed and the parts kept for a resume.
+    """
+    records = RunRecords(out)
+    # Task keys differ between sessions, so a resume on a long-lived scheduler never
+    # meets the released keys of the run it continues.
+    session = f"{state.run_id}-{uuid.uuid4().hex[:6]}"
+    try:
+        with open_client(config) as client:
+            register_worker_metrics(client)
+            results = _decide(client, state.shards, state.settings, str(out), session,
+                              config.progress, timings, records, run_metrics, state.run_id)
+
+        phase = time.perf_counter()
+        lifecycle.check_unchanged(state, hash_again=False)
+        outcome = merge_outputs(out, state.files, state.shards, results, state.settings,
+                                state.policy_sources, state.run_id, timings, state.digests())
+        timings["merge"] = time.perf_counter() - phase
+        timings["total"] = time.perf_counter() - started
+        outcome.write_manifest(timings)
+    except BaseException:
+        lifecycle.abandon(out)
+        raise
+    lifecycle.finish(out)
     return outcome
 
 
-def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, run_id: str,
-            progress: bool, timings: dict[str, float],
-            run_metrics: RunMetrics) -> dict[str, UnitResult]:
+def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, session: str,
+            progress: bool, timings: dict[str, float], records: RunRecords,
+            run_metrics: RunMetrics, run_id: str) -> dict[str, UnitResult]:
+    """Run the three passes; `session` names the tasks, `run_id` labels their metrics."""
     phase = time.perf_counter()
-    sizes = [s.size for s in shards]
-    futures = client.map(decide_shard, shards, settings=settings, out_dir=out, run_id=run_id,
-                         key=[f"decide-shard-{run_id}-{s.index}" for s in shards],
+    results = records.load(DECIDE)
+    pending = [s for s in shards if shard_unit(s.index) not in results]
+    if pending:
+        # A shard decided again rewrites the parts a second pass may have replaced.
+        records.discard(REGROUP)
+        records.discard(BUCKET)
+    sizes = [s.size for s in pending]
+    futures = client.map(decide_shard, pending, settings=settings, out_dir=out, run_id=run_id,
+                         key=[f"decide-shard-{session}-{s.index}" for s in pending],
                          retries=TASK_RETRIES)
-    first = _gather(client, futures, "deciding shards", progress, run_metrics.stage(
-        "decide", len(shards), 0 if None in sizes else sum(sizes)))
+    first = _gather(client, futures, "deciding shards", progress,
+                    save=lambda result: records.save(DECIDE, result),
+                    stage=run_metrics.stage("decide", len(pending), 0 if None in sizes else sum(sizes)))
     del futures
-    results = {r.unit: r for r in first}
+    results.update((r.unit, r) for r in first)
     timings["decide"] = time.perf_counter() - phase
 
     phase = time.perf_counter()
@@ -191,29 +280,35 @@ def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, r
     phase = time.perf_counter()
     logger.info("%d %s rows in more than one shard; regrouping them from %d shards",
                 split.size, "person has" if split.size == 1 else "persons have", len(affected))
-    np.save(Path(out) / PARTS_FOLDER / "split.npy", split)
+    write_array(Path(out) / PARTS_FOLDER / "split.npy", split)
     affected_bytes = sum(shards[i].size or 0 for i in affected)
     largest = max((s.size or 0) for s in shards) or 1
     buckets = max(1, min(len(affected), int(split.size), -(-affected_bytes // largest)))
-    regroup = [shards[i] for i in affected]
+    regrouped = records.load(REGROUP)
+    results.update((unit, again) for unit, again in regrouped.items())
+    regroup = [shards[i] for i in affected if shard_unit(i) not in regrouped]
     futures = client.map(
-        regroup_shard, regroup, settings=settings, out_dir=out, buckets=buckets,
-        run_id=run_id, key=[f"regroup-shard-{run_id}-{s.index}" for s in regroup],
-        retries=TASK_RETRIES)
+        regroup_shard, regroup, settings=settings, out_dir=out, buckets=buckets, run_id=run_id,
+        key=[f"regroup-shard-{session}-{s.index}" for s in regroup], retries=TASK_RETRIES)
     for again in _gather(client, futures, "regrouping", progress,
-                         run_metrics.stage("regroup", len(regroup))):
+                         stage=run_metrics.stage("regroup", len(regroup))):
         first_pass = results[again.unit]
         again.rows, again.lines, again.blank = first_pass.rows, first_pass.lines, first_pass.blank
         again.header, again.rejected = first_pass.header, first_pass.rejected
         again.bytes_read, again.counties_seen = first_pass.bytes_read, first_pass.counties_seen
+        records.save(REGROUP, again)
         results[again.unit] = again
     del futures
 
-    futures = client.map(decide_bucket, list(range(buckets)), settings=settings, out_dir=out,
-                         run_id=run_id, key=[f"decide-bucket-{run_id}-{b}" for b in range(buckets)],
+    bucketed = records.load(BUCKET)
+    results.update(bucketed)
+    pending_buckets = [b for b in range(buckets) if bucket_unit(b) not in bucketed]
+    futures = client.map(decide_bucket, pending_buckets, settings=settings, out_dir=out,
+                         run_id=run_id, key=[f"decide-bucket-{session}-{b}" for b in pending_buckets],
                          retries=TASK_RETRIES)
     for result in _gather(client, futures, "deciding regrouped persons", progress,
-                          run_metrics.stage("bucket", buckets)):
+                          save=lambda result: records.save(BUCKET, result),
+                          stage=run_metrics.stage("bucket", len(pending_buckets))):
         results[result.unit] = result
     timings["regroup"] = time.perf_counter() - phase
     return results

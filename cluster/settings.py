@@ -42,6 +42,13 @@ class RunConfig(msgspec.Struct):
     progress: bool = True
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    tls: str | None = None
+    """Folder of certificates made by `clearance certs`; None runs without TLS."""
+    dashboard_host: str = "127.0.0.1"
+    """Interface of the LocalCluster's dashboards and `/metrics` endpoints."""
+    memory_limit: int | None = None
+    """Bytes of memory per LocalCluster worker; None lets distributed share out the machine's."""
+    debug: bool = False
 
 
 class ConfigError(ValueError):

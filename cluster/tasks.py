@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
+import zlib
 from pathlib import Path
 from typing import Iterable
 
@@ -22,18 +24,20 @@ from engine.batch import BatchResult, Settings, evaluate, evaluate_block, evalua
 from engine.columnar import light_block
 from engine.decisions_table import write_part
 from engine.history import TRIM
+from engine.naming import county_folder
 from engine.reader import ReadStats, RejectedRow, iter_rows, read_block, row_prop64_level
 from engine.summary import CountySummary
 from cluster import metrics
-from cluster.parts import FILE_MODE, make_private_dir, write_atomic, write_lines_part
+from cluster.errors import redact_errors
+from cluster.parts import FILE_MODE, make_private_dir, open_private, write_atomic, write_lines_part
 from cluster.plan import Shard
 
 logger = logging.getLogger(__name__)
 
 PARTS_FOLDER = ".parts"
-DECISIONS_PART = "decisions.parquet"
 #: The first pass's partial summaries of a shard, kept for the regroup pass's metrics.
 FIRST_PASS_SUMMARIES = "first-pass-summaries.msgpack"
+DECISIONS_FOLDER = "decisions"
 
 
 class UnitResult(msgspec.Struct):
@@ -144,6 +148,7 @@ def _first_attempt(unit_dir: Path, stage: str) -> bool:
     return True
 
 
+@redact_errors
 def decide_shard(shard: Shard, settings: Settings, out_dir: str, run_id: str = "") -> bytes:
     """First pass over one shard: decide its persons as if their histories were whole."""
     unit_dir = make_private_dir(Path(out_dir) / PARTS_FOLDER / shard_unit(shard.index))
@@ -181,6 +186,7 @@ def _decide_shard(shard: Shard, settings: Settings, out_dir: str) -> UnitResult:
     return result
 
 
+@redact_errors
 def regroup_shard(shard: Shard, settings: Settings, out_dir: str, buckets: int,
                   run_id: str = "") -> bytes:
     """Second pass over a shard holding split persons: send their rows to buckets by
@@ -232,6 +238,7 @@ def _regroup_shard(shard: Shard, settings: Settings, out_dir: str, buckets: int)
     return result
 
 
+@redact_errors
 def decide_bucket(bucket: int, settings: Settings, out_dir: str, run_id: str = "") -> bytes:
     """Decide the persons of one bucket, whose rows came from every shard."""
     unit_dir = make_private_dir(Path(out_dir) / PARTS_FOLDER / bucket_unit(bucket))
@@ -277,19 +284,19 @@ def _write_unit(unit: str, unit_dir: Path, out_dir: Path, batch: BatchResult,
         write_lines_part(unit_dir / "all.csv", batch.all_lines)
         write_lines_part(unit_dir / "condensed.csv", batch.condensed_lines)
 
-    records = [record for county in sorted(batch.decisions) for record in batch.decisions[county]]
-    decisions_part = unit_dir / DECISIONS_PART
-    if records:
-        # One part per unit covers every county, and the merge splits it into the
-        # county partitions. A file per county and shard would cost more to write than
-        # the decisions it holds.
-        temporary = unit_dir / f".{DECISIONS_PART}.{os.getpid()}.tmp"
-        write_part(temporary, records)
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, decisions_part)
-        result.decision_parts.append(str(decisions_part.relative_to(out_dir)))
-    else:
-        decisions_part.unlink(missing_ok=True)
+    # Decision parts stay under the parts folder until the merge links them into
+    # `decisions/`, so an unfinished run leaves no dataset that looks whole. A second
+    # pass over the unit replaces the parts of the first.
+    shutil.rmtree(unit_dir / DECISIONS_FOLDER, ignore_errors=True)
+    for county, records in sorted(batch.decisions.items()):
+        if not records:
+            continue
+        folder = make_private_dir(unit_dir / DECISIONS_FOLDER / f"county={county_folder(county)}")
+        final = folder / f"part-{unit}-{county_tag(county)}.parquet"
+        temporary = folder / f".{final.name}.{os.getpid()}.tmp"
+        write_part(temporary, records, open_with=open_private)
+        os.replace(temporary, final)
+        result.decision_parts.append(str(final.relative_to(out_dir)))
 
     result.decided_by_shard = batch.decided_by_shard
     result.passed_by_shard = batch.passed_by_shard
@@ -298,3 +305,9 @@ def _write_unit(unit: str, unit_dir: Path, out_dir: Path, batch: BatchResult,
     result.counties_seen = sorted(batch.counties_seen)
     result.subjects = len(batch.subjects)
     return result
+
+
+def county_tag(county: str) -> str:
+    """Return a short tag of a county name; two names can share a folder name, and the
+    tag keeps their parts apart."""
+    return f"{zlib.crc32(county.encode('utf-8')):08x}"

@@ -25,6 +25,10 @@ from engine import layout
 from engine.scan import is_conviction
 
 NEWLINE, QUOTE, COMMA, CARRIAGE_RETURN = 10, 34, 44, 13
+# pyarrow's default allocator (jemalloc or mimalloc) keeps freed memory for reuse, so a
+# worker's resident memory would follow its largest block rather than its current one.
+pa.set_memory_pool(pa.system_memory_pool())
+
 _WANTED = layout.DECISION_COLUMNS
 _WANTED_INDEXES = tuple(layout.INDEX[name] for name in _WANTED)
 _TRIM = layout.TRIM.decode("latin-1")
@@ -127,7 +131,8 @@ def light_block(data: bytes, header_allowed: bool) -> tuple[LightBlock, bool] | 
         table = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=list(layout.COLUMNS), skip_rows=1 if header else 0,
-                                           use_threads=False, block_size=1 << 26),
+                                           use_threads=False,
+                                           block_size=max(1 << 20, len(data) + 1)),
             parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
                                              invalid_row_handler=note_invalid),
             convert_options=pacsv.ConvertOptions(include_columns=list(_WANTED),

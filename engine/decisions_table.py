@@ -25,14 +25,10 @@ def to_frame(records: list[DecisionRecord]) -> pd.DataFrame:
     return frame
 
 
-def write_part(path: Path, records: list[DecisionRecord]) -> None:
-    """Write decision records as one Parquet file with fastparquet."""
-    write_part_frame(path, to_frame(records))
-
-
-def write_part_frame(path: Path, frame: pd.DataFrame) -> None:
-    """Write a decisions frame as one Parquet file with fastparquet."""
-    fastparquet.write(str(path), frame, compression="SNAPPY", write_index=False, stats=False)
+def write_part(path: Path, records: list[DecisionRecord], open_with=open) -> None:
+    """Write decision records as one Parquet file with fastparquet; `open_with` opens the file."""
+    fastparquet.write(str(path), to_frame(records), compression="SNAPPY", write_index=False,
+                      stats=False, open_with=open_with)
 
 
 def read_subject(dataset: Path, subject: str) -> pd.DataFrame:

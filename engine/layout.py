@@ -144,12 +144,14 @@ def _join_quoted(line: bytes) -> list[bytes] | None:
     return cells
 
 
-# The csv module ends a record at a carriage return, which a field never spans here; it
-# stands in for a character outside Latin-1 while the csv module reads the line.
-_CARRIAGE_RETURN_STAND_IN = "\ue000"
+#: Stands in for a carriage return while the csv module reads a line. The Latin-1 view
+#: holds only characters below 256, so this one never occurs in it.
+_CARRIAGE_RETURN_STAND_IN = "\u0100"
 
 
 def _split_with_csv(line: bytes) -> list[bytes]:
+    # The csv module rejects a lone carriage return outside quotes as a line break.
+    # The fast path keeps it as a character of its cell, and so does this one.
     text = line.decode("latin-1").replace("\r", _CARRIAGE_RETURN_STAND_IN)
     try:
         cells = next(csv.reader([text], strict=True))
@@ -165,7 +167,8 @@ def _split_with_csv(line: bytes) -> list[bytes]:
 def check_row(cells: list[bytes]) -> None:
     """Raise `BadRow` unless the cells form a row that can be decided."""
     if len(cells) != FIELD_COUNT:
-        raise BadRow(f"row has {len(cells)} fields; expected {FIELD_COUNT}")
+        noun = "field" if len(cells) == 1 else "fields"
+        raise BadRow(f"row has {len(cells)} {noun}; expected {FIELD_COUNT}")
     if not cells[SUBJECT_ID].strip(TRIM):
         raise BadRow("SUBJECT_ID is blank")
     if len(cells[CNT_ORDER].strip(TRIM)) < MIN_CNT_ORDER_LENGTH:

@@ -175,7 +175,8 @@ def test_malformed_scheduler_is_usage_error(samples, tmp_path, capsys):
 def test_incomplete_run_needs_overwrite(samples, scheduler_address, tmp_path):
     out = tmp_path / "out"
     (out / ".parts").mkdir(parents=True)
-    with pytest.raises(ConfigError, match="incomplete run"):
+    (out / "INCOMPLETE").write_text("")
+    with pytest.raises(ConfigError, match="unfinished run"):
         run_county([samples / "extra_comma.csv"], "SAN JOAQUIN", out, scheduler_address)
     run_county([samples / "extra_comma.csv"], "SAN JOAQUIN", out, scheduler_address, overwrite=True)
     assert (out / "manifest.json").exists()

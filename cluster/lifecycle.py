@@ -1,0 +1,240 @@
+"""A run's state on disk, which marks an interrupted run and lets it be resumed.
+
+At the start, a run writes an `INCOMPLETE` marker in the output folder and its plan
+(settings, policies, inputs with size, modification time and SHA-256, shards) under
+the parts folder. As each task returns, the client saves its result record beside the
+task's part files; a unit with a saved record is done. The manifest is written last,
+then the marker is removed, then the parts folder. So a folder with `INCOMPLETE`, or
+without `manifest.json`, never contains results, whatever stopped the run (a signal, a
+failure, or a hard kill that ran no cleanup at all).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import msgspec
+
+from engine import __version__
+from engine.batch import Settings
+from cluster.errors import InputChangedError
+from cluster.parts import write_atomic
+from cluster.plan import InputFile, Shard
+from cluster.settings import ConfigError
+from cluster.tasks import PARTS_FOLDER, UnitResult, decode_result
+
+logger = logging.getLogger(__name__)
+
+INCOMPLETE_MARKER = "INCOMPLETE"
+STATE_FILE = "run.msgpack"
+MANIFEST = "manifest.json"
+#: Version of the state file's layout; a resume rejects any other.
+STATE_FORMAT = 1
+
+#: Stages whose result records are saved: the first pass over a shard, the
+#: second pass over a shard holding split persons, and a bucket of those persons.
+DECIDE, REGROUP, BUCKET = "decided", "regrouped", "bucket"
+
+_MARKER_TEXT = """\
+This folder contains a Clearance run that has not finished. Its files are not results.
+Finish the run with:
+
+    clearance run --resume {out}
+
+or delete the folder. The run writes manifest.json and removes this file only when
+every output is whole.
+"""
+
+
+class InputRecord(msgspec.Struct, frozen=True):
+    """One input as it was when the run started."""
+
+    path: str
+    """As given on the command line; outputs name the file by this."""
+    location: str
+    """Absolute path (or URL) that a resume reads, whatever its working folder."""
+    size: int
+    mtime_ns: int | None
+    sha256: str | None
+    """None for a URL, which is not hashed."""
+
+
+class RunState(msgspec.Struct):
+    """Everything a resume needs to finish a run with the same outputs."""
+
+    format: int
+    version: str
+    run_id: str
+    started: str
+    settings: Settings
+    policy_sources: dict[str, str]
+    shard_size: int
+    inputs: list[InputRecord]
+    files: list[InputFile]
+    shards: list[Shard]
+
+    def digests(self) -> dict[int, tuple[int, str]]:
+        """Return the size and SHA-256 of each local input, by file index."""
+        return {index: (record.size, record.sha256) for index, record in enumerate(self.inputs)
+                if record.sha256 is not None}
+
+
+_state_encoder = msgspec.msgpack.Encoder()
+_state_decoder = msgspec.msgpack.Decoder(RunState)
+
+
+def is_resumable(out: str | Path) -> bool:
+    """Return whether a folder contains the saved plan of an unfinished run."""
+    folder = Path(out)
+    return (folder / INCOMPLETE_MARKER).exists() and (folder / PARTS_FOLDER / STATE_FILE).exists()
+
+
+def is_local(path: str) -> bool:
+    return "://" not in path
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def record_inputs(files: list[InputFile]) -> list[InputRecord]:
+    """Stat and hash every local input; URLs keep only the size fsspec reported."""
+    records = []
+    for file in files:
+        if not is_local(file.path):
+            records.append(InputRecord(file.path, file.path, file.size, None, None))
+            continue
+        location = os.path.abspath(file.path)
+        status = os.stat(location)
+        records.append(InputRecord(file.path, location, status.st_size, status.st_mtime_ns,
+                                   _sha256(location)))
+    return records
+
+
+def start_run(out: Path, run_id: str, settings: Settings, policy_sources: dict[str, str],
+              files: list[InputFile], shards: list[Shard], shard_size: int) -> RunState:
+    """Mark the output folder unfinished and save the plan; return the saved state."""
+    (out / INCOMPLETE_MARKER).unlink(missing_ok=True)
+    write_atomic(out / INCOMPLETE_MARKER, _MARKER_TEXT.format(out=out).encode("utf-8"))
+    state = RunState(
+        format=STATE_FORMAT, version=__version__, run_id=run_id,
+        started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        settings=settings, policy_sources=policy_sources, shard_size=shard_size,
+        inputs=record_inputs(files), files=files, shards=shards)
+    write_atomic(out / PARTS_FOLDER / STATE_FILE, _state_encoder.encode(state))
+    return state
+
+
+def check_unchanged(state: RunState, hash_again: bool) -> None:
+    """Raise InputChangedError when an input's size, modification time or SHA-256 differs."""
+    for record in state.inputs:
+        if not is_local(record.location):
+            continue
+        try:
+            status = os.stat(record.location)
+        except FileNotFoundError:
+            raise InputChangedError(f"input {record.path} is gone (looked for {record.location})") from None
+        if status.st_size != record.size:
+            raise InputChangedError(f"input {record.path} changed since the run started: "
+                                    f"{record.size} bytes then, {status.st_size} now")
+        if status.st_mtime_ns != record.mtime_ns:
+            raise InputChangedError(f"input {record.path} changed since the run started: "
+                                    "its modification time differs")
+        if hash_again and _sha256(record.location) != record.sha256:
+            raise InputChangedError(f"input {record.path} changed since the run started: "
+                                    "its SHA-256 differs")
+
+
+def load_for_resume(out: Path) -> RunState:
+    """Read the state of an unfinished run and check that its inputs are unchanged.
+
+    Raises ConfigError when the folder contains no unfinished run of this version, or
+    an input changed (size, modification time or SHA-256).
+    """
+    if not out.is_dir():
+        raise ConfigError(f"cannot resume: {out} is not found or not a folder")
+    marker = out / INCOMPLETE_MARKER
+    state_path = out / PARTS_FOLDER / STATE_FILE
+    if not marker.exists():
+        if (out / MANIFEST).exists():
+            raise ConfigError(f"cannot resume: the run in {out} already finished (manifest.json "
+                              "is written and no INCOMPLETE marker is left)")
+        raise ConfigError(f"cannot resume: {out} contains no unfinished run (no INCOMPLETE marker)")
+    if not state_path.exists():
+        raise ConfigError(f"cannot resume: {out} contains no saved plan ({PARTS_FOLDER}/{STATE_FILE}), "
+                          "because the run stopped before planning finished; start it again "
+                          "with --overwrite")
+    try:
+        state = _state_decoder.decode(state_path.read_bytes())
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise ConfigError(f"cannot resume: the saved plan {state_path} is unreadable ({error}); "
+                          "start the run again with --overwrite") from None
+    if state.format != STATE_FORMAT or state.version != __version__:
+        raise ConfigError(f"cannot resume: the run in {out} was started by Clearance "
+                          f"{state.version}; this is {__version__}. Start it again with --overwrite")
+    try:
+        check_unchanged(state, hash_again=True)
+    except InputChangedError as error:
+        raise ConfigError(f"cannot resume: {error}; start a new run") from None
+    return state
+
+
+class RunRecords:
+    """The result records of finished units, one file per unit and stage."""
+
+    def __init__(self, out: Path):
+        self.parts = out / PARTS_FOLDER
+
+    def save(self, stage: str, result: UnitResult) -> None:
+        write_atomic(self.parts / result.unit / f"{stage}.msgpack", msgspec.msgpack.encode(result))
+
+    def load(self, stage: str) -> dict[str, UnitResult]:
+        records = {}
+        for path in sorted(self.parts.glob(f"*/{stage}.msgpack")):
+            try:
+                result = decode_result(path.read_bytes())
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                logger.warning("result record %s is unreadable; its unit is decided again", path)
+                continue
+            records[result.unit] = result
+        return records
+
+    def discard(self, stage: str) -> None:
+        for path in self.parts.glob(f"*/{stage}.msgpack"):
+            path.unlink()
+
+
+def clear_partial_outputs(out: Path) -> None:
+    """Remove every output a merge may have begun, keeping the parts and the marker."""
+    for child in out.iterdir():
+        if child.name in (PARTS_FOLDER, INCOMPLETE_MARKER):
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def abandon(out: Path) -> None:
+    """Leave an unfinished run resumable: drop partial outputs, keep the marker and parts."""
+    if not (out / INCOMPLETE_MARKER).exists():
+        return
+    try:
+        clear_partial_outputs(out)
+    except OSError as error:
+        logger.warning("could not remove the partial outputs in %s: %s", out, error)
+
+
+def finish(out: Path) -> None:
+    """Retire the marker, then the parts folder, once the manifest is written."""
+    (out / INCOMPLETE_MARKER).unlink(missing_ok=True)
+    shutil.rmtree(out / PARTS_FOLDER, ignore_errors=True)

@@ -1,0 +1,395 @@
+"""Faults during a run: a worker killed, the client interrupted and resumed, a full disk,
+an unreadable input, an output folder that is not writable, a scheduler that is down."""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import dask
+import pytest
+from dask.distributed import Client, LocalCluster
+
+from cluster.cli import EXIT_FAILED, EXIT_USAGE, main
+import cluster.run as run_module
+from cluster.errors import TaskError, redact_errors
+from cluster.interrupt import Interrupted
+from cluster.lifecycle import INCOMPLETE_MARKER
+from cluster.run import resume_job, run_job
+from cluster.settings import RunConfig
+from engine.generate import write_research_file
+from tests.helpers import assert_same_outputs, child_environment, cli_command, run_cli
+
+COMPUTE_AT = datetime.date(2020, 1, 1)
+SHARD_SIZE = 48 * 1024
+COUNTIES = ["ALPINE", "FRESNO", "SAN JOAQUIN", "YOLO"]
+
+
+def job(inputs, out, scheduler, **options) -> RunConfig:
+    return RunConfig(inputs=[str(p) for p in inputs], out=str(out), compute_at=COMPUTE_AT,
+                     scheduler=scheduler, shard_size=SHARD_SIZE, progress=False, **options)
+
+
+@pytest.fixture(scope="module")
+def sorted_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("faults") / "sorted.csv"
+    write_research_file(str(path), rows=8_000, counties=COUNTIES, seed=11)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shuffled_file(sorted_file) -> Path:
+    header, *rows = sorted_file.read_bytes().splitlines(keepends=True)
+    random.Random(3).shuffle(rows)
+    path = sorted_file.with_name("shuffled.csv")
+    path.write_bytes(header + b"".join(rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def clean_sorted(sorted_file, scheduler_address, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("clean") / "sorted"
+    run_job(job([sorted_file], out, scheduler_address))
+    return out
+
+
+@pytest.fixture(scope="module")
+def clean_shuffled(shuffled_file, scheduler_address, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("clean") / "shuffled"
+    run_job(job([shuffled_file], out, scheduler_address))
+    return out
+
+
+def test_two_clean_runs_identical(sorted_file, clean_sorted, scheduler_address, tmp_path):
+    # The fault tests below compare against a clean run, which only works if runs
+    # are deterministic.
+    run_job(job([sorted_file], tmp_path / "again", scheduler_address))
+    assert_same_outputs(tmp_path / "again", clean_sorted)
+
+
+def kill_worker_running(client: Client, prefix: str, killed: list[str], stop: threading.Event) -> None:
+    """SIGKILL the first worker seen with a task whose key starts with `prefix`."""
+    while not stop.is_set():
+        for address, keys in client.processing().items():
+            if any(str(key).startswith(prefix) for key in keys):
+                pid = client.run(os.getpid, workers=[address])[address]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(address)
+                return
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("phase,which", [
+    ("decide-shard", "sorted"),
+    ("regroup-shard", "shuffled"),
+    ("decide-bucket", "shuffled"),
+])
+def test_worker_killed_same_outputs(request, tmp_path, phase, which):
+    source = request.getfixturevalue(f"{which}_file")
+    clean = request.getfixturevalue(f"clean_{which}")
+    killed: list[str] = []
+    stop = threading.Event()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+        killer = threading.Thread(target=kill_worker_running, args=(client, phase, killed, stop))
+        killer.start()
+        try:
+            run_job(job([source], tmp_path / "out", cluster.scheduler_address))
+        finally:
+            stop.set()
+            killer.join()
+
+    assert len(killed) == 1, f"no worker was seen running a {phase} task"
+    assert_same_outputs(tmp_path / "out", clean)
+    leftovers = [p.name for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def saved_records(out: Path) -> int:
+    return len(list((out / ".parts").glob("*/decided.msgpack")))
+
+
+def interrupt_run(source: Path, out: Path, signum: int, whole_group: bool) -> subprocess.CompletedProcess:
+    """Start a run with its own LocalCluster, signal it once a few shards are decided."""
+    process = subprocess.Popen(
+        cli_command("run", str(source), "--out", str(out), "--workers", "2", "--shard-size",
+                    f"{SHARD_SIZE // 1024}KiB", "--compute-at", COMPUTE_AT.isoformat(),
+                    "--no-progress"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_environment(),
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    while saved_records(out) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if whole_group:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("signum,whole_group", [
+    (signal.SIGINT, True),
+    (signal.SIGTERM, False),
+], ids=["ctrl-c-to-group", "sigterm-to-client"])
+def test_interrupt_then_resume_same_outputs(sorted_file, clean_sorted, scheduler_address,
+                                            tmp_path, signum, whole_group):
+    out = tmp_path / "out"
+    stopped = interrupt_run(sorted_file, out, signum, whole_group)
+
+    assert stopped.returncode == 128 + signum, stopped.stderr
+    assert f"interrupted by {signal.Signals(signum).name}" in stopped.stderr
+    assert f"clearance run --resume {out}" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert sorted(p.name for p in out.iterdir()) == [".parts", INCOMPLETE_MARKER]
+    assert "not finished" in (out / INCOMPLETE_MARKER).read_text()
+    for path in [out, *out.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), path
+    done = saved_records(out)
+    assert done >= 3
+
+    resumed = run_cli("run", "--resume", str(out), "--scheduler", scheduler_address, "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    left = re.search(r"(\d+) of (\d+) shards left to decide", resumed.stderr)
+    assert left is not None, resumed.stderr
+    assert int(left.group(2)) - int(left.group(1)) == done
+    assert_same_outputs(out, clean_sorted)
+    assert not (out / INCOMPLETE_MARKER).exists()
+    assert not (out / ".parts").exists()
+
+
+def test_interrupt_during_merge_then_resume(sorted_file, clean_sorted, scheduler_address, tmp_path,
+                                            monkeypatch):
+    out = tmp_path / "out"
+    merge_outputs = run_module.merge_outputs
+
+    def merge_then_stop(*args, **kwargs):
+        # Every output is written by now, so all of them must be taken back.
+        merge_outputs(*args, **kwargs)
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(run_module, "merge_outputs", merge_then_stop)
+    with pytest.raises(Interrupted):
+        run_job(job([sorted_file], out, scheduler_address))
+    monkeypatch.undo()
+
+    assert sorted(p.name for p in out.iterdir()) == [".parts", INCOMPLETE_MARKER]
+    resume_job(RunConfig(inputs=[], out=str(out), scheduler=scheduler_address, progress=False))
+    assert_same_outputs(out, clean_sorted)
+
+
+def test_resume_rejects_changed_input(sorted_file, tmp_path):
+    source = tmp_path / "input.csv"
+    shutil.copyfile(sorted_file, source)
+    out = tmp_path / "out"
+    stopped = interrupt_run(source, out, signal.SIGTERM, whole_group=False)
+    assert stopped.returncode == 128 + signal.SIGTERM
+
+    # Same size, same modification time, one byte different: only the SHA-256 differs.
+    status = source.stat()
+    data = bytearray(source.read_bytes())
+    data[-2] = ord("Z") if data[-2] != ord("Z") else ord("Y")
+    source.write_bytes(bytes(data))
+    os.utime(source, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+    code = main(["run", "--resume", str(out), "--no-progress"])
+    assert code == EXIT_USAGE
+    assert (out / INCOMPLETE_MARKER).exists()
+
+
+def test_resume_rejects_resized_input(sorted_file, tmp_path, capsys):
+    source = tmp_path / "input.csv"
+    shutil.copyfile(sorted_file, source)
+    out = tmp_path / "out"
+    stopped = interrupt_run(source, out, signal.SIGTERM, whole_group=False)
+    assert stopped.returncode == 128 + signal.SIGTERM
+    with open(source, "ab") as handle:
+        handle.write(b"\n")
+
+    code = main(["run", "--resume", str(out), "--no-progress"])
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"input {source} changed since the run started" in err
+    assert "bytes then" in err
+
+
+def test_resume_of_finished_run_rejected(clean_sorted, capsys):
+    code = main(["run", "--resume", str(clean_sorted)])
+    assert code == EXIT_USAGE
+    assert "already finished" in capsys.readouterr().err
+
+
+def test_resume_rejects_result_options(clean_sorted, capsys):
+    code = main(["run", "--resume", str(clean_sorted), "--compute-at", "2021-01-01"])
+    assert code == EXIT_USAGE
+    assert "drop --compute-at" in capsys.readouterr().err
+
+
+def test_new_run_on_unfinished_folder_points_to_resume(sorted_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".parts").mkdir()
+    (out / INCOMPLETE_MARKER).write_text("unfinished")
+    code = main(["run", str(sorted_file), "--out", str(out), "--no-progress"])
+    assert code == EXIT_USAGE
+    assert f"clearance run --resume {out}" in capsys.readouterr().err
+
+
+def _unprivileged_user_namespaces() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _unprivileged_user_namespaces(),
+                    reason="a small tmpfs needs `unshare -rm` (util-linux) with user namespaces allowed")
+def test_full_disk_one_clear_message(sorted_file, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    out = disk / "out"
+    command = " ".join(cli_command("run", str(sorted_file), "--out", str(out), "--workers", "1",
+                                   "--shard-size", "48KiB", "--no-progress"))
+    # A 512 KiB file system has room for the plan but not for the parts of a 2 MB input.
+    script = f"mount -t tmpfs -o size=512k tmpfs {disk} && {command}"
+    result = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True,
+                            text=True, timeout=180, env=child_environment())
+
+    assert result.returncode == EXIT_FAILED, result.stderr
+    assert "no space left on the device while writing" in result.stderr
+    assert str(out) in result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("clearance:")]
+    assert len(lines) == 1
+
+
+NOBODY = {"user": 65534, "group": 65534, "extra_groups": []}
+
+
+def _as_other_user() -> dict:
+    """Return Popen options that drop root to `nobody`, since root reads any file."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        subprocess.run([sys.executable, "-c", "import cluster.cli"], check=True, capture_output=True,
+                       env=child_environment(), cwd=tempfile.gettempdir(), **NOBODY)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("runs as root, and user nobody cannot start this interpreter or import "
+                    "the project, so a permission check cannot be made")
+    return NOBODY
+
+
+@pytest.fixture
+def shared_folder():
+    """A folder the unprivileged child process can enter (pytest's tmp_path is 0700 for root)."""
+    folder = Path(tempfile.mkdtemp(prefix="clearance-faults-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_unreadable_input_one_clear_message(sorted_file, shared_folder):
+    source = shared_folder / "input.csv"
+    shutil.copyfile(sorted_file, source)
+    source.chmod(0o600 if os.geteuid() == 0 else 0o000)
+    out = shared_folder / "writable"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)
+    result = run_cli("run", str(source), "--out", str(out / "run"), "--no-progress",
+                     **_as_other_user())
+
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert result.stderr.strip().startswith("clearance: input cannot be read")
+    assert str(source) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (out / "run").exists()
+
+
+def test_unwritable_output_one_clear_message(sorted_file, shared_folder):
+    source = shared_folder / "input.csv"
+    shutil.copyfile(sorted_file, source)
+    source.chmod(0o644)
+    locked = shared_folder / "locked"
+    locked.mkdir()
+    locked.chmod(0o755 if os.geteuid() == 0 else 0o555)
+    result = run_cli("run", str(source), "--out", str(locked / "run"), "--no-progress",
+                     **_as_other_user())
+
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert str(locked / "run") in result.stderr
+    assert "not writable" in result.stderr or "permission denied" in result.stderr.lower()
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_traceback(tmp_path):
+    result = run_cli("--debug", "run", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "out"))
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+    assert "absent.csv" in result.stderr
+
+
+def test_unreachable_scheduler_one_clear_message(sorted_file, tmp_path, capsys):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        code = main(["run", str(sorted_file), "--out", str(tmp_path / "out"), "--scheduler", address,
+                     "--no-progress"])
+
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"scheduler {address} cannot be reached" in err
+    assert f"clearance run --resume {tmp_path / 'out'}" in err
+    assert "Traceback" not in err
+
+
+def test_task_error_carries_no_value():
+    secret = "PERSON-VALUE-4471"
+
+    @redact_errors
+    def decide(shard):
+        int(secret)
+
+    with pytest.raises(TaskError) as caught:
+        decide(7)
+    message = str(caught.value)
+    assert secret not in message
+    assert message.startswith("decide of bucket 7 failed: ValueError at tests/test_faults.py:")
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+
+
+def test_task_os_error_keeps_number_and_path():
+    @redact_errors
+    def write(shard):
+        raise OSError(errno.ENOSPC, "No space left on device", "/runs/out/.parts/s000001/part.csv")
+
+    with pytest.raises(OSError) as caught:
+        write(1)
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == "/runs/out/.parts/s000001/part.csv"
+
+
+def test_task_os_error_without_number_redacted():
+    @redact_errors
+    def read(shard):
+        raise OSError("cannot parse PERSON-VALUE-4471")
+
+    with pytest.raises(TaskError) as caught:
+        read(1)
+    assert "PERSON-VALUE-4471" not in str(caught.value)
