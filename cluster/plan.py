@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 MAX_CUT_LOOKAHEAD = 4 * 1024 * 1024
 
 DEFAULT_SHARD_SIZE = 64 * 1024 * 1024
+#: The first bytes of each compressed format, to reject a misnamed input up front.
+COMPRESSED_MAGIC = {"gzip": b"\x1f\x8b", "bz2": b"BZh", "xz": b"\xfd7zXZ", "zstd": b"\x28\xb5\x2f\xfd"}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?I?B?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "KIB": 1024, "M": 1000**2, "MB": 1000**2,
           "MIB": 1024**2, "G": 1000**3, "GB": 1000**3, "GIB": 1024**3}
@@ -79,10 +81,16 @@ def describe_inputs(paths: list[str]) -> list[InputFile]:
         info = filesystem.info(resolved)
         if info.get("type") == "directory":
             raise IsADirectoryError(f"input {path} is a folder; give the research files inside it")
+        if info.get("type") not in (None, "file"):
+            raise IsADirectoryError(f"input {path} is not a regular file; give a research file")
         compression = fsspec.utils.infer_compression(path)
         # Opening now turns an unreadable input into one clear error before any work.
         with filesystem.open(resolved, "rb") as handle:
-            handle.read(1)
+            start = handle.read(4)
+        magic = COMPRESSED_MAGIC.get(compression)
+        if magic is not None and info["size"] and not start.startswith(magic):
+            raise IsADirectoryError(f"input {path} is named as {compression} but is not "
+                                    f"{compression} data; rename it or compress it")
         if not info["size"]:
             logger.warning("input %s is empty", path)
         files.append(InputFile(index, path, int(info["size"]), compression))

@@ -11,12 +11,23 @@ from engine.summary import NO_DETERMINATION_KEY
 _HEADINGS = ("county", "decided", "dismissed", "reduced", "no relief", "people relieved")
 
 
+#: Longest county name the table prints; the full name is in summary.json.
+MAX_NAME = 40
+
+
+def printable(name: str) -> str:
+    """Return a county name safe for a terminal: control characters become `?`, and a
+    name past `MAX_NAME` characters is cut with `...`."""
+    safe = "".join(c if c.isprintable() else "?" for c in name)
+    return safe if len(safe) <= MAX_NAME else safe[: MAX_NAME - 3] + "..."
+
+
 def print_report(outcome: RunOutcome, stream: TextIO) -> None:
     """Print one line per county and a total line, then where the outputs are."""
     rows = []
     for county in sorted(outcome.county_folders):
         summary = outcome.county_summaries[county]
-        rows.append((county, summary.decided, summary.dismissed, summary.reduced,
+        rows.append((printable(county), summary.decided, summary.dismissed, summary.reduced,
                      summary.no_relief, summary.subjects_with_relief))
     statewide = outcome.statewide
     total = ("ALL COUNTIES", statewide.decided, statewide.dismissed, statewide.reduced,

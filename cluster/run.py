@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import logging
 import shutil
 import time
@@ -42,14 +43,33 @@ class SchedulerUnreachable(ConfigError):
 
 #: Task retries when a worker dies; every task is idempotent.
 TASK_RETRIES = 3
+MAX_BUCKETS = 64
 
 
-def prepare_output(out: Path, overwrite: bool) -> None:
-    """Create the output folder, or clear a previous run's outputs when asked to."""
+def _is_run_manifest(path: Path) -> bool:
+    """Return whether a file is the manifest of a Clearance run, not any manifest.json."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"runId", "version", "rowAccount"} <= manifest.keys()
+
+
+def prepare_output(out: Path, overwrite: bool, inputs: list[str] = ()) -> None:
+    """Create the output folder, or clear a previous run's outputs when asked to.
+
+    Only a folder that holds a Clearance run is cleared, and never one that holds an
+    input of this run.
+    """
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output {out} exists and is not a folder")
+    for path in inputs:
+        if "://" not in path and Path(path).absolute().is_relative_to(out):
+            raise ConfigError(f"input {path} is inside the output folder {out}; move it or "
+                              "choose another --out")
     if out.is_dir() and any(out.iterdir()):
-        if not (out / "manifest.json").exists() and not (out / PARTS_FOLDER).exists():
+        is_run = _is_run_manifest(out / "manifest.json") or (out / lifecycle.INCOMPLETE_MARKER).exists()
+        if not is_run:
             raise ConfigError(f"output folder {out} is not empty and contains no earlier run; "
                               "choose an empty or new folder")
         if not overwrite and (out / lifecycle.INCOMPLETE_MARKER).exists():
@@ -186,7 +206,7 @@ def _run_job(config: RunConfig, today: datetime.date | None, run_id: str,
     except (PermissionError, IsADirectoryError) as error:
         raise ConfigError(f"input cannot be read: {error}") from None
     out = Path(config.out).absolute()
-    prepare_output(out, config.overwrite)
+    prepare_output(out, config.overwrite, [file.path for file in files])
     make_private_dir(out / PARTS_FOLDER)
     shards = plan_shards(files, config.shard_size)
     state = lifecycle.start_run(out, run_id, settings, policy_sources, files, shards,
@@ -283,7 +303,9 @@ def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, s
     write_array(Path(out) / PARTS_FOLDER / "split.npy", split)
     affected_bytes = sum(shards[i].size or 0 for i in affected)
     largest = max((s.size or 0) for s in shards) or 1
-    buckets = max(1, min(len(affected), int(split.size), -(-affected_bytes // largest)))
+    # Each regrouped shard writes one file per bucket, so the count is capped to keep
+    # that fan-out from growing with the square of the shard count.
+    buckets = max(1, min(len(affected), int(split.size), -(-affected_bytes // largest), MAX_BUCKETS))
     regrouped = records.load(REGROUP)
     results.update((unit, again) for unit, again in regrouped.items())
     regroup = [shards[i] for i in affected if shard_unit(i) not in regrouped]

@@ -79,7 +79,7 @@ def _read_json(path: Path) -> dict:
 
 def read_run(out: str | Path) -> RunOutputs:
     """Read the top-level summary of a finished run and list its counties."""
-    out = Path(out)
+    out = Path(out).absolute()
     if not out.is_dir():
         raise RunOutputError(f"run folder {out} is not found or not a folder")
     summary = _read_json(out / "summary.json")

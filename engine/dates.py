@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Iterable
 
 _TRIM = b" \t\r\n\x0b\x0c\xa0"
+MIN_YEAR, MAX_YEAR = 1800, 2199
 
 
 @lru_cache(maxsize=65536)
@@ -21,7 +22,9 @@ def parse_date(raw: bytes) -> datetime.date | None:
     if len(text) != 8 or not text.isdigit():
         return None
     year, month, day = int(text[:4]), int(text[4:6]), int(text[6:])
-    if year < 1800:
+    # Outside these years a date is a typing error, and later years would not fit
+    # the nanosecond timestamps of the Parquet decisions.
+    if not MIN_YEAR <= year <= MAX_YEAR:
         return None
     try:
         return datetime.date(year, month, day)

@@ -86,10 +86,14 @@ class BadRow(ValueError):
 
 
 def is_header(line: bytes) -> bool:
-    """Return whether a first line is a header: it begins with RECORD_ID, after a BOM."""
+    """Return whether a first line is a header: it begins with RECORD_ID, after a BOM.
+
+    A line holding a carriage return is never a header: a file whose lines end in a
+    bare CR reads as one long line, which must be set aside rather than skipped.
+    """
     if line.startswith(_BOM):
         line = line[len(_BOM):]
-    return line.startswith(b"RECORD_ID")
+    return line.startswith(b"RECORD_ID") and b"\r" not in line
 
 
 def split_fields(line: bytes) -> list[bytes]:

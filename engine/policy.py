@@ -112,6 +112,8 @@ def load_policy(path: str | Path) -> CountyPolicy:
     """Read and decode a policy file."""
     try:
         data = Path(path).read_bytes()
+        # Editors on Windows save JSON with a UTF-8 byte-order mark.
+        data = data.removeprefix(b"\xef\xbb\xbf")
     except OSError as error:
         raise PolicyError(f"policy {path} cannot be read: {error.strerror}") from None
     return decode_policy(data, str(path))

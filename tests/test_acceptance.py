@@ -199,3 +199,32 @@ def test_generate_unknown_county_is_usage_error(tmp_path, capsys):
 def test_per_person_needs_documents(samples, tmp_path):
     code = main(["run", str(samples / "extra_comma.csv"), "--out", str(tmp_path / "out"), "--per-person"])
     assert code == EXIT_USAGE
+
+
+def test_overwrite_keeps_foreign_folder(samples, scheduler_address, tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"name": "web app"}')
+    (folder / "keep.py").write_text("print(1)\n")
+    with pytest.raises(ConfigError, match="contains no earlier run"):
+        run_county([samples / "extra_comma.csv"], "SAN JOAQUIN", folder, scheduler_address,
+                   overwrite=True)
+    assert (folder / "keep.py").read_text() == "print(1)\n"
+
+
+def test_input_inside_output_rejected(samples, scheduler_address, tmp_path):
+    out = tmp_path / "out"
+    run_county([samples / "extra_comma.csv"], "SAN JOAQUIN", out, scheduler_address)
+    inside = out / "input.csv"
+    inside.write_bytes((samples / "extra_comma.csv").read_bytes())
+    with pytest.raises(ConfigError, match="inside the output folder"):
+        run_county([inside], "SAN JOAQUIN", out, scheduler_address, overwrite=True)
+    assert inside.exists()
+
+
+def test_misnamed_gzip_input_rejected(samples, tmp_path, capsys):
+    fake = tmp_path / "plain.csv.gz"
+    fake.write_bytes((samples / "extra_comma.csv").read_bytes())
+    code = main(["run", str(fake), "--out", str(tmp_path / "out")])
+    assert code == EXIT_USAGE
+    assert "is not gzip data" in capsys.readouterr().err

@@ -97,3 +97,9 @@ def test_sentence_end_no_parts():
 def test_sentence_end_rejects_unknown_unit():
     with pytest.raises(ValueError, match="'W'"):
         sentence_end(date(2019, 1, 1), [(2, "W")])
+
+
+def test_far_future_date_unknown():
+    assert parse_date(b"99991231") is None
+    assert parse_date(b"23000101") is None
+    assert parse_date(b"21991231") == date(2199, 12, 31)

@@ -522,3 +522,10 @@ def test_chromium_reports_page_errors(tmp_path):
     assert any("console: broken" in e for e in errors)
     assert any("undefinedFunction" in e for e in errors)
     assert any("missing.png" in e or "ERR_FILE_NOT_FOUND" in e for e in errors)
+
+
+def test_run_folder_read_by_relative_path(run_folder, monkeypatch):
+    monkeypatch.chdir(run_folder.parent)
+    run = read_run(run_folder.name)
+    county = read_county(run, run.counties[0])
+    assert len(county.decisions) > 0

@@ -65,3 +65,12 @@ def test_mutated_rows_read_alike(edits, copies):
         line = lines[line_number % len(lines)]
         line[position % (len(line) + 1):position % (len(line) + 1)] = piece
     assert_same(b"\n".join(bytes(line) for line in lines) + b"\n")
+
+
+def test_bare_carriage_return_file_set_aside():
+    header = b",".join(name.encode() for name in layout.COLUMNS)
+    data = header + b"\r" + conviction_row() + b"\r" + conviction_row() + b"\r"
+    _, (rows, rejected, stats) = read_both(data)
+    assert stats.header is False
+    assert rows == []
+    assert len(rejected) == 1
