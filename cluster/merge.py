@@ -62,6 +62,7 @@ class RunOutcome:
         self.compute_at: datetime.date | None = None
         self.rows_set_aside = 0
         self.rows_read = 0
+        self.prop64_without_county = 0
 
     def record_output(self, path: Path, size: int, sha256: str) -> None:
         self.outputs[str(path.relative_to(self.out))] = {"bytes": size, "sha256": sha256}
@@ -133,6 +134,10 @@ def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
     counties = _decided_counties(units, settings)
     outcome.county_folders = assign_folders(counties)
 
+    outcome.prop64_without_county = sum(unit.prop64_without_county for unit in units)
+    if outcome.prop64_without_county:
+        logger.warning("%d Prop 64 convictions have a blank STP_ORI_CNTY_NAME, so no county "
+                       "decides them; the statewide summary counts them", outcome.prop64_without_county)
     for unit in units:
         for summary in unit.summaries:
             if summary.county in outcome.county_summaries:
@@ -301,6 +306,7 @@ def _write_run_summary(outcome: RunOutcome, settings: Settings) -> None:
             "counties": len(outcome.county_folders),
             "prop64ConvictionsCountByCodeSection": dict(sorted(statewide.convictions_by_section.items())),
             "prop64FelonyConvictionsCount": statewide.felony_convictions,
+            "prop64ConvictionsWithoutCountyCount": outcome.prop64_without_county,
             "prop64NonFelonyConvictionsCount": statewide.non_felony_convictions,
             "convictionsDismissed": statewide.dismissed,
             "convictionsReduced": statewide.reduced,

@@ -60,6 +60,7 @@ class UnitResult(msgspec.Struct):
     prop64_parts: dict[str, str] = {}
     decision_parts: list[str] = []
     subjects: int = 0
+    prop64_without_county: int = 0
     seconds: float = 0.0
 
 
@@ -304,6 +305,7 @@ def _write_unit(unit: str, unit_dir: Path, out_dir: Path, batch: BatchResult,
     result.statewide = batch.statewide
     result.counties_seen = sorted(batch.counties_seen)
     result.subjects = len(batch.subjects)
+    result.prop64_without_county = batch.prop64_without_county
     return result
 
 

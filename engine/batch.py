@@ -104,6 +104,8 @@ class BatchResult:
         self.decided_by_shard: dict[int, int] = {}
         self.passed_by_shard: dict[int, int] = {}
         self.subjects: list[bytes] = []
+        self.prop64_without_county = 0
+        """Prop 64 convictions whose STP_ORI_CNTY_NAME is blank, so no county decides them."""
 
 
 def subject_hash(subject: bytes) -> int:
@@ -315,9 +317,13 @@ def _safe_line(raw: bytes) -> bytes:
     return raw
 
 
-def _candidates(person: Person, settings: Settings) -> dict[str, list]:
+def _candidates(person: Person, settings: Settings, result: BatchResult) -> dict[str, list]:
     """Return the convictions to decide, by county: every Prop 64 conviction, and the
-    possible plea bargains (`Person.plea_bargain_cycles`) where the policy decides them."""
+    possible plea bargains (`Person.plea_bargain_cycles`) where the policy decides them.
+
+    A Prop 64 conviction with a blank county has no county to decide it; it is counted
+    in `result.prop64_without_county` so that the run reports it.
+    """
     plea_cycles = person.plea_bargain_cycles()
     by_county: dict[str, list] = {}
     for conviction in person.convictions:
@@ -325,6 +331,8 @@ def _candidates(person: Person, settings: Settings) -> dict[str, list]:
             continue
         county = conviction.county.decode("latin-1")
         if not county:
+            if conviction.prop64 is not None:
+                result.prop64_without_county += 1
             continue
         folder = county_folder(county)
         if not settings.decides(folder):
@@ -338,7 +346,7 @@ def _candidates(person: Person, settings: Settings) -> dict[str, list]:
 def _decide_person(person, settings, keys, raw_lines, other_p64, evaluated, result) -> None:
     if not any(c.prop64 is not None for c in person.convictions) and not person.prop64_arrest_cycles:
         return
-    by_county = _candidates(person, settings)
+    by_county = _candidates(person, settings, result)
     if not by_county:
         return
     facts = PersonFacts(person)

@@ -553,3 +553,11 @@ def test_text_after_closing_quote_kept():
 
     assert rejected == []
     assert kept[0][2][12] == b"DOE,JANE QX"
+
+
+def test_blank_county_conviction_counted():
+    # No county decides a conviction without a county; the run still counts it.
+    result = evaluate_rows([conviction_row(STP_ORI_CNTY_NAME=b"")])
+
+    assert result.prop64_without_county == 1
+    assert evaluated_cells(result) == []
