@@ -7,6 +7,7 @@ import contextlib
 import datetime
 import json
 import logging
+import os
 import shutil
 import time
 import uuid
@@ -86,7 +87,7 @@ def prepare_output(out: Path, overwrite: bool, inputs: list[str] = ()) -> None:
     try:
         make_private_dir(out)
         probe = out / ".write-check"
-        probe.write_bytes(b"")
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         probe.unlink()
     except OSError as error:
         raise ConfigError(f"output folder {out} is not writable: {error.strerror}") from None
