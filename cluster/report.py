@@ -11,7 +11,7 @@ from engine.summary import NO_DETERMINATION_KEY
 _HEADINGS = ("county", "decided", "dismissed", "reduced", "no relief", "people relieved")
 
 
-#: Longest county name the table prints; the full name is in summary.json.
+#: Maximum length of a county name in the table; the full name is in summary.json.
 MAX_NAME = 40
 
 

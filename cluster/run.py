@@ -59,8 +59,8 @@ def _is_run_manifest(path: Path) -> bool:
 def prepare_output(out: Path, overwrite: bool, inputs: list[str] = ()) -> None:
     """Create the output folder, or clear a previous run's outputs when asked to.
 
-    Only a folder that holds a Clearance run is cleared, and never one that holds an
-    input of this run.
+    Only a folder that contains a Clearance run is cleared, and never one that contains
+    an input of this run.
     """
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output {out} exists and is not a folder")

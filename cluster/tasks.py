@@ -29,7 +29,7 @@ from engine.reader import ReadStats, RejectedRow, iter_rows, read_block, row_pro
 from engine.summary import CountySummary
 from cluster import metrics
 from cluster.errors import redact_errors
-from cluster.parts import FILE_MODE, make_private_dir, open_private, write_atomic, write_lines_part
+from cluster.parts import FILE_MODE, make_private_dir, open_private, write_array, write_atomic, write_lines_part
 from cluster.plan import Shard
 
 logger = logging.getLogger(__name__)
@@ -99,19 +99,21 @@ def _read_rows(shard: Shard, stats: ReadStats, rejected: list[RejectedRow]):
         rows = iter_rows(_closing_lines(handle), shard.index, stats, rejected, shard.starts_file)
         return ((key, raw, cells[layout.SUBJECT_ID].strip(TRIM), cells[layout.STP_ORI_CNTY_NAME],
                  row_prop64_level(cells)) for key, raw, cells in rows)
+    return read_block(_read_range(shard), shard.index, stats, rejected, shard.starts_file)
+
+
+def _read_range(shard: Shard) -> bytes:
+    """Read the whole byte range of an uncompressed shard."""
     with fsspec.open(shard.path, "rb") as handle:
         handle.seek(shard.start)
-        data = handle.read(shard.end - shard.start)
-    return read_block(data, shard.index, stats, rejected, shard.starts_file)
+        return handle.read(shard.end - shard.start)
 
 
 def _decide_rows(shard: Shard, settings: Settings, stats: ReadStats,
                  rejected: list[RejectedRow]) -> BatchResult:
     """Decide a shard, columnar when its block is regular, row by row otherwise."""
     if shard.compression is None:
-        with fsspec.open(shard.path, "rb") as handle:
-            handle.seek(shard.start)
-            data = handle.read(shard.end - shard.start)
+        data = _read_range(shard)
         light = light_block(data, shard.starts_file)
         if light is not None:
             block, header = light
@@ -119,7 +121,8 @@ def _decide_rows(shard: Shard, settings: Settings, stats: ReadStats,
             stats.lines = len(block.lines) + header
             stats.header = header
             return evaluate_block(block, shard.index, settings)
-        logger.debug("shard %d is read row by row because some of its lines have an irregular shape", shard.index)
+        logger.debug("shard %d is read row by row because some of its lines have an irregular shape",
+                     shard.index)
         return evaluate_light(read_block(data, shard.index, stats, rejected, shard.starts_file), settings)
     return evaluate_light(_read_rows(shard, stats, rejected), settings)
 
@@ -173,7 +176,7 @@ def _decide_shard(shard: Shard, settings: Settings, out_dir: str) -> UnitResult:
     write_atomic(unit_dir / "rejected.msgpack", _encoder.encode(rejected))
     hashes = np.unique(np.fromiter((subject_hash(s) for s in batch.subjects), dtype=np.uint64,
                                    count=len(batch.subjects)))
-    _save_array(unit_dir / "subjects.npy", hashes)
+    write_array(unit_dir / "subjects.npy", hashes)
     result = _write_unit(unit, unit_dir, Path(out_dir), batch, settings)
     result.shard = shard.index
     result.file_index = shard.file_index
@@ -265,13 +268,6 @@ def _decide_bucket(bucket: int, settings: Settings, out_dir: str) -> UnitResult:
     result.seconds = time.perf_counter() - started
     logger.info("bucket %d decided: %d rows, %.2fs", bucket, len(gathered), result.seconds)
     return result
-
-
-def _save_array(path: Path, array: np.ndarray) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-        np.save(handle, array)
-    os.replace(temporary, path)
 
 
 def _write_unit(unit: str, unit_dir: Path, out_dir: Path, batch: BatchResult,

@@ -5,10 +5,9 @@ the SUBJECT_ID, the county and whether the row could be such a conviction. pyarr
 CSV reader tokenises the block in C++ and keeps just those five columns, so no Python
 code touches such a row.
 
-pyarrow and `engine.layout` must agree on every row, so this path is taken only when
-the block is plainly regular: every line has 95 fields, no line is blank, every quote
-pair encloses one whole field, and no SUBJECT_ID or CNT_ORDER is blank, short or
-padded. Any other block returns None, and the caller reads it row by row, which sets
+pyarrow and `engine.layout` must agree on every row, so this path is taken only for a
+plainly regular block. Every line has 95 fields and no line is blank. Every quote pair
+encloses one whole field, and no SUBJECT_ID or CNT_ORDER is blank, short or padded. Any other block returns None, and the caller reads it row by row, which sets
 the odd rows aside with their reasons.
 """
 

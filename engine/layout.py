@@ -180,7 +180,7 @@ def check_row(cells: list[bytes]) -> None:
 
 
 def quote_cell(cell: bytes) -> bytes:
-    """Quote one cell for CSV output when it holds a comma, quote or line break."""
+    """Quote one cell for CSV output when it contains a comma, quote or line break."""
     if b'"' in cell:
         return b'"' + cell.replace(b'"', b'""') + b'"'
     if b"," in cell or b"\n" in cell or b"\r" in cell:
