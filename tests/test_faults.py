@@ -13,7 +13,6 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,7 +30,7 @@ from cluster.lifecycle import INCOMPLETE_MARKER
 from cluster.run import resume_job, run_job
 from cluster.settings import RunConfig
 from engine.generate import write_research_file
-from tests.helpers import assert_same_outputs, child_environment, cli_command, run_cli
+from tests.helpers import REPOSITORY, assert_same_outputs, child_environment, cli_command, run_cli
 
 COMPUTE_AT = datetime.date(2020, 1, 1)
 SHARD_SIZE = 48 * 1024
@@ -277,62 +276,61 @@ def test_full_disk_one_clear_message(sorted_file, tmp_path):
     assert len(lines) == 1
 
 
-NOBODY = {"user": 65534, "group": 65534, "extra_groups": []}
+#: Capabilities that let root read and write any file whatever its mode.
+FILE_OVERRIDES = "-dac_override,-dac_read_search"
 
 
-def _as_other_user() -> dict:
-    """Return Popen options that drop root to `nobody`, since root reads any file."""
+def _without_file_overrides() -> list[str]:
+    """Return a command prefix under which file modes bind this user, root included.
+
+    Root keeps its user id but drops the capabilities that override file modes, so
+    the child still reads the project and the interpreter, which root owns.
+    """
     if os.geteuid() != 0:
-        return {}
-    try:
-        subprocess.run([sys.executable, "-c", "import cluster.cli"], check=True, capture_output=True,
-                       env=child_environment(), cwd=tempfile.gettempdir(), **NOBODY)
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("runs as root, and user nobody cannot start this interpreter or import "
-                    "the project, so a permission check cannot be made")
-    return NOBODY
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("runs as root, and dropping root's file capabilities needs setpriv (util-linux)")
+    prefix = ["setpriv", f"--inh-caps={FILE_OVERRIDES}", f"--bounding-set={FILE_OVERRIDES}", "--"]
+    with tempfile.TemporaryDirectory() as folder:
+        closed = Path(folder) / "closed"
+        closed.write_bytes(b"x")
+        closed.chmod(0o000)
+        probe = subprocess.run([*prefix, "cat", str(closed)], capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("runs as root, and setpriv could not take away root's file capabilities here")
+    return prefix
 
 
-@pytest.fixture
-def shared_folder():
-    """A folder the unprivileged child process can enter (pytest's tmp_path is 0700 for root)."""
-    folder = Path(tempfile.mkdtemp(prefix="clearance-faults-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+def _run_without_overrides(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*_without_file_overrides(), *cli_command(*args)], capture_output=True,
+                          text=True, timeout=180, env=child_environment(), cwd=REPOSITORY)
 
 
-def test_unreadable_input_one_clear_message(sorted_file, shared_folder):
-    source = shared_folder / "input.csv"
+def test_unreadable_input_one_clear_message(sorted_file, tmp_path):
+    source = tmp_path / "input.csv"
     shutil.copyfile(sorted_file, source)
-    source.chmod(0o600 if os.geteuid() == 0 else 0o000)
-    out = shared_folder / "writable"
-    out.mkdir(mode=0o777)
-    out.chmod(0o777)
-    result = run_cli("run", str(source), "--out", str(out / "run"), "--no-progress",
-                     **_as_other_user())
+    source.chmod(0o000)
+    result = _run_without_overrides("run", str(source), "--out", str(tmp_path / "run"), "--no-progress")
 
     assert result.returncode == EXIT_USAGE, result.stderr
     assert result.stderr.strip().startswith("clearance: input cannot be read")
     assert str(source) in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (out / "run").exists()
+    assert not (tmp_path / "run").exists()
 
 
-def test_unwritable_output_one_clear_message(sorted_file, shared_folder):
-    source = shared_folder / "input.csv"
-    shutil.copyfile(sorted_file, source)
-    source.chmod(0o644)
-    locked = shared_folder / "locked"
+def test_unwritable_output_one_clear_message(sorted_file, tmp_path):
+    locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o755 if os.geteuid() == 0 else 0o555)
-    result = run_cli("run", str(source), "--out", str(locked / "run"), "--no-progress",
-                     **_as_other_user())
+    locked.chmod(0o555)
+    result = _run_without_overrides("run", str(sorted_file), "--out", str(locked / "run"),
+                                    "--no-progress")
 
     assert result.returncode == EXIT_USAGE, result.stderr
     assert str(locked / "run") in result.stderr
     assert "not writable" in result.stderr or "permission denied" in result.stderr.lower()
     assert "Traceback" not in result.stderr
+    assert not (locked / "run").exists()
 
 
 def test_debug_shows_traceback(tmp_path):
