@@ -101,7 +101,7 @@ class WorkerMetrics:
             ["run_id"], registry=registry)
         self.bytes_read = Counter(
             "clearance_bytes_read", "Input bytes of the shards read by first-pass shard tasks "
-            "(compressed size for .gz input)", ["run_id"], registry=registry)
+            "(uncompressed size for .gz input)", ["run_id"], registry=registry)
         self.shards_started = Counter(
             "clearance_shards_started", "Shard tasks started (a bucket of regrouped persons counts "
             "as a shard of stage bucket)", ["run_id", "stage"], registry=registry)

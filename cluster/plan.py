@@ -3,18 +3,29 @@
 A cut falls at a line boundary where the SUBJECT_ID changes, so that in sorted input a
 person's rows stay in one shard. In unsorted input a person can still land in two
 shards; the run detects that after the first pass and regroups those persons.
+
+A compressed input has no byte ranges, so the client unpacks it as a stream into
+pieces of about one shard each under the run's parts folder, cut the same way, and
+each piece is a shard. The client keeps only a block and the lines read ahead of a
+cut in memory.
 """
 
 from __future__ import annotations
 
 import logging
+import lzma
 import os
 import re
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Callable
 
 import fsspec
+import fsspec.compression
 import msgspec
 
 from engine import layout
+from cluster.parts import make_private_dir, open_private
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +34,14 @@ logger = logging.getLogger(__name__)
 MAX_CUT_LOOKAHEAD = 4 * 1024 * 1024
 
 DEFAULT_SHARD_SIZE = 64 * 1024 * 1024
+#: Bytes copied at a time while a compressed input is unpacked.
+UNPACK_BLOCK = 1024 * 1024
+#: Errors the decompressors raise on damaged or truncated data.
+DAMAGED_DATA_ERRORS = (EOFError, zlib.error, lzma.LZMAError)
+
+
+class DamagedInputError(ValueError):
+    """A compressed input whose data cannot be unpacked to the end."""
 #: The first bytes of each compressed format, to reject a misnamed input up front.
 COMPRESSED_MAGIC = {"gzip": b"\x1f\x8b", "bz2": b"BZh", "xz": b"\xfd7zXZ", "zstd": b"\x28\xb5\x2f\xfd"}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?I?B?)?\s*$", re.IGNORECASE)
@@ -31,22 +50,27 @@ _UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "KIB": 1024, "M": 1000**2, "MB":
 
 
 class Shard(msgspec.Struct, frozen=True):
-    """A byte range of one input file; `end` is None for a whole compressed file."""
+    """A byte range of one input file, or one unpacked piece of a compressed input.
+
+    For a piece, `path` is the piece's file under the parts folder, the range is the
+    whole piece, and `piece` counts the pieces of its input from 0.
+    """
 
     index: int
     file_index: int
     path: str
     start: int
-    end: int | None
-    compression: str | None
+    end: int
+    piece: int | None = None
 
     @property
     def starts_file(self) -> bool:
-        return self.start == 0
+        """Whether the shard's first line is its input's first line, which may be a header."""
+        return self.start == 0 and not self.piece
 
     @property
-    def size(self) -> int | None:
-        return None if self.end is None else self.end - self.start
+    def size(self) -> int:
+        return self.end - self.start
 
 
 class InputFile(msgspec.Struct, frozen=True):
@@ -97,21 +121,143 @@ def describe_inputs(paths: list[str]) -> list[InputFile]:
     return files
 
 
-def plan_shards(files: list[InputFile], shard_size: int) -> list[Shard]:
-    """Cut every input into shards of about `shard_size` bytes, in input order."""
+def plan_shards(files: list[InputFile], shard_size: int, unpack_folder: Path,
+                progress: Callable[[int], None] | None = None) -> list[Shard]:
+    """Cut every input into shards of about `shard_size` bytes, in input order.
+
+    Compressed inputs are unpacked into `unpack_folder`; `progress` is called with
+    the compressed bytes read since its last call.
+    """
     shards: list[Shard] = []
     for file in files:
-        if file.compression is not None or file.size <= shard_size:
-            end = None if file.compression is not None else file.size
-            shards.append(Shard(len(shards), file.index, file.path, 0, end, file.compression))
+        if file.compression is not None:
+            pieces = unpack_compressed(file, unpack_folder, shard_size, progress)
+            for piece, size in enumerate(pieces):
+                path = str(unpacked_path(unpack_folder, file.index, piece))
+                shards.append(Shard(len(shards), file.index, path, 0, size, piece))
+            continue
+        if file.size <= shard_size:
+            shards.append(Shard(len(shards), file.index, file.path, 0, file.size))
             continue
         with fsspec.open(file.path, "rb") as handle:
             cuts = _cut_points(handle, file.size, shard_size)
         bounds = [0, *cuts, file.size]
         for start, end in zip(bounds, bounds[1:]):
             if end > start:
-                shards.append(Shard(len(shards), file.index, file.path, start, end, None))
+                shards.append(Shard(len(shards), file.index, file.path, start, end))
     return shards
+
+
+def unpacked_path(folder: Path, file_index: int, piece: int) -> Path:
+    """Return the path of one unpacked piece of a compressed input."""
+    return folder / f"input{file_index:05d}-piece{piece:05d}.csv"
+
+
+def unpack_compressed(file: InputFile, folder: Path, shard_size: int,
+                      progress: Callable[[int], None] | None = None) -> list[int]:
+    """Unpack a compressed input into owner-only pieces; return the size of each piece.
+
+    Pieces end where `plan_shards` would cut the same data uncompressed, so a run
+    gives the same outputs either way. An empty input gives one empty piece.
+    """
+    make_private_dir(folder)
+    sizes: list[int] = []
+    with fsspec.open(file.path, "rb") as raw:
+        stream = _Unpacked(fsspec.compression.compr[file.compression](raw, mode="rb"))
+        reported = 0
+        more = True
+        while more:
+            with open_private(unpacked_path(folder, file.index, len(sizes)), "wb") as target:
+                try:
+                    more = _fill_piece(stream, target, shard_size)
+                except DAMAGED_DATA_ERRORS as error:
+                    raise _damaged(file, sum(sizes) + target.tell(), error) from None
+                except OSError as error:
+                    # Decompressors raise OSError without an errno for bad data, such
+                    # as gzip's "Not a gzipped file".
+                    if error.errno is not None:
+                        raise
+                    raise _damaged(file, sum(sizes) + target.tell(), error) from None
+                size = target.tell()
+            if size or not sizes:
+                sizes.append(size)
+            else:
+                # The input ended just at a cut.
+                unpacked_path(folder, file.index, len(sizes)).unlink()
+            if progress is not None:
+                position = raw.tell()
+                progress(position - reported)
+                reported = position
+    return sizes
+
+
+def _damaged(file: InputFile, unpacked: int, error: Exception) -> DamagedInputError:
+    return DamagedInputError(f"{file.path} is damaged {file.compression} data: unpacking "
+                             f"failed after about {unpacked:,} bytes ({type(error).__name__}: "
+                             f"{error}); fetch or compress it again")
+
+
+class _Unpacked:
+    """A decompressed stream with room to put back lines read ahead of a cut."""
+
+    def __init__(self, source: BinaryIO):
+        self.source = source
+        self.pending = b""
+
+    def read(self, size: int) -> bytes:
+        if not self.pending:
+            return self.source.read(size)
+        chunk, self.pending = self.pending[:size], self.pending[size:]
+        return chunk
+
+    def readline(self) -> bytes:
+        end = self.pending.find(b"\n")
+        if end >= 0:
+            line, self.pending = self.pending[: end + 1], self.pending[end + 1:]
+            return line
+        line, self.pending = self.pending, b""
+        return line + self.source.readline()
+
+    def put_back(self, data: bytes) -> None:
+        self.pending = data + self.pending
+
+
+def _fill_piece(stream: _Unpacked, target: BinaryIO, shard_size: int) -> bool:
+    """Copy one piece from `stream` into `target`; return whether more input follows.
+
+    The cut follows `_next_subject_change`: past the line that contains byte
+    `shard_size`, at the first line whose SUBJECT_ID differs from the line before.
+    Lines read ahead stay in memory, at most `MAX_CUT_LOOKAHEAD` bytes and a line.
+    """
+    written = 0
+    while written < shard_size:
+        block = stream.read(min(UNPACK_BLOCK, shard_size - written))
+        if not block:
+            return False
+        target.write(block)
+        written += len(block)
+    rest = stream.readline()
+    target.write(rest)
+    looked = len(rest)
+    ahead: list[bytes] = []
+    previous = None
+    at_end = not rest.endswith(b"\n")
+    while not at_end and looked < MAX_CUT_LOOKAHEAD:
+        line = stream.readline()
+        if not line:
+            at_end = True
+            break
+        subject = _subject_of(line)
+        if previous is not None and subject != previous:
+            target.write(b"".join(ahead))
+            stream.put_back(line)
+            return True
+        ahead.append(line)
+        previous = subject
+        looked += len(line)
+    # No change of subject nearby: cut before the first line read ahead.
+    stream.put_back(b"".join(ahead))
+    return bool(ahead) or not at_end
 
 
 def _cut_points(handle, size: int, shard_size: int) -> list[int]:

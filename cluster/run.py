@@ -27,7 +27,9 @@ from cluster.lifecycle import BUCKET, DECIDE, REGROUP, RunRecords, RunState
 from cluster.merge import RunOutcome, merge_outputs
 from cluster.metrics import MetricsServer, RunMetrics, StageProgress, register_worker_metrics
 from cluster.parts import make_private_dir, write_array
-from cluster.plan import Shard, default_workers, describe_inputs, plan_shards
+from cluster.plan import (
+    DamagedInputError, InputFile, Shard, default_workers, describe_inputs, plan_shards, unpacked_path,
+)
 from cluster.settings import ConfigError, RunConfig, build_settings
 from cluster.tls import cluster_security, client_security
 from cluster.tasks import (
@@ -45,6 +47,8 @@ class SchedulerUnreachable(ConfigError):
 #: Task retries when a worker dies; every task is idempotent.
 TASK_RETRIES = 3
 MAX_BUCKETS = 64
+#: Folder of the unpacked compressed inputs, inside the output folder.
+UNPACKED_FOLDER = Path(PARTS_FOLDER) / "unpacked"
 
 
 def _is_run_manifest(path: Path) -> bool:
@@ -209,13 +213,33 @@ def _run_job(config: RunConfig, today: datetime.date | None, run_id: str,
     out = Path(config.out).absolute()
     prepare_output(out, config.overwrite, [file.path for file in files])
     make_private_dir(out / PARTS_FOLDER)
-    shards = plan_shards(files, config.shard_size)
+    try:
+        shards = _plan(files, out, config)
+    except BaseException:
+        # Nothing is resumable before the plan is saved, so the folder is left empty.
+        shutil.rmtree(out / PARTS_FOLDER, ignore_errors=True)
+        raise
     state = lifecycle.start_run(out, run_id, settings, policy_sources, files, shards,
                                 config.shard_size)
     timings["plan"] = time.perf_counter() - started
     logger.info("run %s: %d input files, %d shards, compute-at %s", run_id, len(files), len(shards),
                 settings.compute_at.isoformat())
     return _execute(config, out, state, timings, started, run_metrics)
+
+
+def _plan(files: list[InputFile], out: Path, config: RunConfig) -> list[Shard]:
+    """Plan the shards, unpacking compressed inputs with a progress bar of their bytes."""
+    compressed = [file for file in files if file.compression is not None]
+    packed = sum(file.size for file in compressed)
+    if compressed:
+        logger.info("unpacking %d compressed %s (%s bytes) into %s", len(compressed),
+                    "input" if len(compressed) == 1 else "inputs", f"{packed:,}", out / UNPACKED_FOLDER)
+    with tqdm(total=packed, desc="unpacking", unit="B", unit_scale=True, mininterval=0.5,
+              dynamic_ncols=True, disable=None if config.progress and packed else True) as bar:
+        try:
+            return plan_shards(files, config.shard_size, out / UNPACKED_FOLDER, bar.update)
+        except DamagedInputError as error:
+            raise ConfigError(f"input cannot be read: {error}") from None
 
 
 def resume_job(config: RunConfig) -> RunOutcome:
@@ -229,7 +253,7 @@ def resume_job(config: RunConfig) -> RunOutcome:
     state = lifecycle.load_for_resume(out)
     # Shards are read by absolute path, so a resume may start from any folder.
     locations = [record.location for record in state.inputs]
-    state.shards = [msgspec.structs.replace(s, path=locations[s.file_index]) for s in state.shards]
+    state.shards = [_locate(shard, locations, out) for shard in state.shards]
     lifecycle.clear_partial_outputs(out)
     done = len(RunRecords(out).load(DECIDE))
     logger.info("resuming run %s: %d of %d shards left to decide", state.run_id,
@@ -237,6 +261,15 @@ def resume_job(config: RunConfig) -> RunOutcome:
     run_metrics = RunMetrics(state.run_id)
     with _serving(run_metrics, config):
         return _execute(config, out, state, {"plan": 0.0}, started, run_metrics)
+
+
+def _locate(shard: Shard, locations: list[str], out: Path) -> Shard:
+    """Return a saved shard with the path it has now: its input's, or its unpacked piece's."""
+    if shard.piece is None:
+        path = locations[shard.file_index]
+    else:
+        path = str(unpacked_path(out / UNPACKED_FOLDER, shard.file_index, shard.piece))
+    return msgspec.structs.replace(shard, path=path)
 
 
 def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, float],

@@ -13,7 +13,6 @@ import shutil
 import time
 import zlib
 from pathlib import Path
-from typing import Iterable
 
 import fsspec
 import msgspec
@@ -23,9 +22,8 @@ from engine import layout
 from engine.batch import BatchResult, Settings, evaluate, evaluate_block, evaluate_light, subject_hash
 from engine.columnar import light_block
 from engine.decisions_table import write_part
-from engine.history import TRIM
 from engine.naming import county_folder
-from engine.reader import ReadStats, RejectedRow, iter_rows, read_block, row_prop64_level
+from engine.reader import ReadStats, RejectedRow, read_block
 from engine.summary import CountySummary
 from cluster import metrics
 from cluster.errors import redact_errors
@@ -89,55 +87,31 @@ def bucket_unit(bucket: int) -> str:
 
 
 def _read_rows(shard: Shard, stats: ReadStats, rejected: list[RejectedRow]):
-    """Yield `(key, raw_line, subject, county_cell, level)` for a shard's kept rows.
-
-    A byte range is read whole and scanned as a block; a compressed file is streamed
-    line by line, since it has no byte ranges.
-    """
-    if shard.compression is not None:
-        handle = fsspec.open(shard.path, "rb", compression=shard.compression).open()
-        rows = iter_rows(_closing_lines(handle), shard.index, stats, rejected, shard.starts_file)
-        return ((key, raw, cells[layout.SUBJECT_ID].strip(TRIM), cells[layout.STP_ORI_CNTY_NAME],
-                 row_prop64_level(cells)) for key, raw, cells in rows)
+    """Yield `(key, raw_line, subject, county_cell, level)` for a shard's kept rows."""
     return read_block(_read_range(shard), shard.index, stats, rejected, shard.starts_file)
 
 
 def _read_range(shard: Shard) -> bytes:
-    """Read the whole byte range of an uncompressed shard."""
+    """Read the whole byte range of a shard."""
     with fsspec.open(shard.path, "rb") as handle:
         handle.seek(shard.start)
-        return handle.read(shard.end - shard.start)
+        return handle.read(shard.size)
 
 
 def _decide_rows(shard: Shard, settings: Settings, stats: ReadStats,
                  rejected: list[RejectedRow]) -> BatchResult:
     """Decide a shard, columnar when its block is regular, row by row otherwise."""
-    if shard.compression is None:
-        data = _read_range(shard)
-        light = light_block(data, shard.starts_file)
-        if light is not None:
-            block, header = light
-            stats.rows = len(block.lines)
-            stats.lines = len(block.lines) + header
-            stats.header = header
-            return evaluate_block(block, shard.index, settings)
-        logger.debug("shard %d is read row by row because some of its lines have an irregular shape",
-                     shard.index)
-        return evaluate_light(read_block(data, shard.index, stats, rejected, shard.starts_file), settings)
-    return evaluate_light(_read_rows(shard, stats, rejected), settings)
-
-
-def _closing_lines(handle) -> Iterable[bytes]:
-    with handle:
-        yield from handle
-
-
-def _bytes_of(shard: Shard) -> int:
-    if shard.size is not None:
-        return shard.size
-    # A compressed file is one shard and is read whole.
-    filesystem, path = fsspec.core.url_to_fs(shard.path)
-    return filesystem.size(path) or 0
+    data = _read_range(shard)
+    light = light_block(data, shard.starts_file)
+    if light is not None:
+        block, header = light
+        stats.rows = len(block.lines)
+        stats.lines = len(block.lines) + header
+        stats.header = header
+        return evaluate_block(block, shard.index, settings)
+    logger.debug("shard %d is read row by row because some of its lines have an irregular shape",
+                 shard.index)
+    return evaluate_light(read_block(data, shard.index, stats, rejected, shard.starts_file), settings)
 
 
 def _first_attempt(unit_dir: Path, stage: str) -> bool:
@@ -183,7 +157,7 @@ def _decide_shard(shard: Shard, settings: Settings, out_dir: str) -> UnitResult:
     result.rows, result.lines, result.blank = stats.rows, stats.lines, stats.blank
     result.header = stats.header
     result.rejected = len(rejected)
-    result.bytes_read = _bytes_of(shard)
+    result.bytes_read = shard.size
     result.seconds = time.perf_counter() - started
     logger.info("shard %d decided: %d rows, %d set aside, %.2fs", shard.index, stats.rows,
                 len(rejected), result.seconds)

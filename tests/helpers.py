@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from cluster.interrupt import Interrupted
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 #: Manifest keys that differ between two runs of the same job.
@@ -58,3 +61,14 @@ def assert_same_outputs(got: Path, want: Path) -> None:
     for name, data in want_files.items():
         assert got_files[name] == data, name
     assert stable_manifest(got) == stable_manifest(want)
+
+
+def stop_after(monkeypatch, owner, name: str, signum: int = signal.SIGTERM) -> None:
+    """Replace `owner.name` with a call that runs it, then stops as a signal would."""
+    original = getattr(owner, name)
+
+    def run_then_stop(*args, **kwargs):
+        original(*args, **kwargs)
+        raise Interrupted(signum)
+
+    monkeypatch.setattr(owner, name, run_then_stop)

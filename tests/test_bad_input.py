@@ -159,7 +159,7 @@ def test_worker_task_on_hostile_file(rows, all_results):
         source.write_bytes(data)
         out = Path(folder) / "out"
         run_settings = Settings(COMPUTE_AT, DEFAULT_RULES, {}, None, all_results)
-        shard = Shard(0, 0, str(source), 0, len(data), None)
+        shard = Shard(0, 0, str(source), 0, len(data))
 
         result = decode_result(decide_shard(shard, run_settings, str(out)))
 

@@ -30,7 +30,9 @@ from cluster.lifecycle import INCOMPLETE_MARKER
 from cluster.run import resume_job, run_job
 from cluster.settings import RunConfig
 from engine.generate import write_research_file
-from tests.helpers import REPOSITORY, assert_same_outputs, child_environment, cli_command, run_cli
+from tests.helpers import (
+    REPOSITORY, assert_same_outputs, child_environment, cli_command, run_cli, stop_after,
+)
 
 COMPUTE_AT = datetime.date(2020, 1, 1)
 SHARD_SIZE = 48 * 1024
@@ -174,14 +176,8 @@ def test_interrupt_then_resume_same_outputs(sorted_file, clean_sorted, scheduler
 def test_interrupt_during_merge_then_resume(sorted_file, clean_sorted, scheduler_address, tmp_path,
                                             monkeypatch):
     out = tmp_path / "out"
-    merge_outputs = run_module.merge_outputs
-
-    def merge_then_stop(*args, **kwargs):
-        # Every output is written by now, so all of them must be taken back.
-        merge_outputs(*args, **kwargs)
-        raise Interrupted(signal.SIGTERM)
-
-    monkeypatch.setattr(run_module, "merge_outputs", merge_then_stop)
+    # Every output is written by then, so all of them must be taken back.
+    stop_after(monkeypatch, run_module, "merge_outputs")
     with pytest.raises(Interrupted):
         run_job(job([sorted_file], out, scheduler_address))
     monkeypatch.undo()

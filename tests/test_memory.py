@@ -11,7 +11,9 @@ the limit.
 
 from __future__ import annotations
 
+import gzip
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,7 +89,18 @@ def large_file(tmp_path_factory) -> Path:
     return path
 
 
-def test_memory_bounded_by_shard_not_input(large_file, tmp_path):
+@pytest.fixture(scope="module")
+def large_gzip_file(large_file) -> Path:
+    path = large_file.with_name("large.csv.gz")
+    with large_file.open("rb") as source, gzip.open(path, "wb", compresslevel=1) as target:
+        shutil.copyfileobj(source, target)
+    return path
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_memory_bounded_by_shard_not_input(compressed, large_file, request, tmp_path):
+    # A compressed input is unpacked into pieces, and workers read one piece at a time.
+    source = request.getfixturevalue("large_gzip_file") if compressed else large_file
     size = large_file.stat().st_size
     small = tmp_path / "small.csv"
     write_research_file(str(small), rows=2_000, seed=5)
@@ -101,7 +114,7 @@ def test_memory_bounded_by_shard_not_input(large_file, tmp_path):
         client.run(import_tasks)
         workers_before = client.run(os.getpid)
         small_peak = client_peak(small, tmp_path / "small", cluster.scheduler_address)
-        large_peak = client_peak(large_file, tmp_path / "large", cluster.scheduler_address)
+        large_peak = client_peak(source, tmp_path / "large", cluster.scheduler_address)
         worker_peaks = client.run(peak_memory)
         workers_after = client.run(os.getpid)
 

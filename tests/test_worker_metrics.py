@@ -80,7 +80,7 @@ def shard_inputs(tmp_path):
     data = tmp_path / "input.csv"
     write_research_file(data, rows=300, counties=["YOLO"], seed=4)
     settings, _ = build_settings(RunConfig(inputs=[str(data)], out=str(tmp_path / "out")), COMPUTE_AT)
-    shard = plan_shards(describe_inputs([str(data)]), 1 << 20)[0]
+    shard = plan_shards(describe_inputs([str(data)]), 1 << 20, tmp_path / "unpacked")[0]
     return shard, settings, tmp_path / "out"
 
 
