@@ -110,7 +110,7 @@ def describe_inputs(paths: list[str]) -> list[InputFile]:
         compression = fsspec.utils.infer_compression(path)
         # Opening now turns an unreadable input into one clear error before any work.
         with filesystem.open(resolved, "rb") as handle:
-            start = handle.read(4)
+            start = handle.read(max(len(magic) for magic in COMPRESSED_MAGIC.values()))
         magic = COMPRESSED_MAGIC.get(compression)
         if magic is not None and info["size"] and not start.startswith(magic):
             raise IsADirectoryError(f"input {path} is named as {compression} but is not "

@@ -192,8 +192,8 @@ def test_damaged_input_one_clear_message(gzip_file, plain_file, tmp_path):
     assert again.returncode == 0, again.stderr
 
 
-@pytest.mark.parametrize("suffix,compress", [(".gz", gzip.compress), (".bz2", bz2.compress)],
-                         ids=["gzip", "bz2"])
+@pytest.mark.parametrize("suffix,compress", [(".gz", gzip.compress), (".bz2", bz2.compress),
+                                             (".xz", lzma.compress)], ids=["gzip", "bz2", "xz"])
 def test_compressed_input_same_outputs(suffix, compress, plain_file, clean_plain, scheduler_address,
                                        tmp_path):
     source = tmp_path / f"sorted.csv{suffix}"
