@@ -17,13 +17,14 @@ from pathlib import Path
 import fsspec
 import msgspec
 import numpy as np
+import pyarrow.compute as pc
 
-from engine import layout
-from engine.batch import BatchResult, Settings, evaluate, evaluate_block, evaluate_light, subject_hash
-from engine.columnar import light_block
+from engine.batch import BatchResult, Settings, evaluate_block, evaluate_light, subject_hash
+from engine.columnar import LightBlock, light_block
 from engine.decisions_table import write_part
 from engine.naming import county_folder
-from engine.reader import ReadStats, RejectedRow, read_block
+from engine.reader import ReadStats, RejectedRow, read_block, row_key
+from engine.scan import PROP64_CHARGE, PROP64_CONVICTION
 from engine.summary import CountySummary
 from cluster import metrics
 from cluster.errors import redact_errors
@@ -65,7 +66,10 @@ class UnitResult(msgspec.Struct):
 _encoder = msgspec.msgpack.Encoder()
 _result_decoder = msgspec.msgpack.Decoder(UnitResult)
 _rejected_decoder = msgspec.msgpack.Decoder(list[RejectedRow])
-_bucket_decoder = msgspec.msgpack.Decoder(list[tuple[int, bytes]])
+#: A row of a split person on its way to a bucket: its key, line, SUBJECT_ID, county
+#: cell and Prop 64 level (`engine.scan.prop64_level`), so the bucket reads it no further.
+BucketRow = tuple[int, bytes, bytes, bytes, int]
+_bucket_decoder = msgspec.msgpack.Decoder(list[BucketRow])
 _summaries_decoder = msgspec.msgpack.Decoder(list[CountySummary])
 
 
@@ -84,11 +88,6 @@ def shard_unit(shard: int) -> str:
 
 def bucket_unit(bucket: int) -> str:
     return f"b{bucket:05d}"
-
-
-def _read_rows(shard: Shard, stats: ReadStats, rejected: list[RejectedRow]):
-    """Yield `(key, raw_line, subject, county_cell, level)` for a shard's kept rows."""
-    return read_block(_read_range(shard), shard.index, stats, rejected, shard.starts_file)
 
 
 def _read_range(shard: Shard) -> bytes:
@@ -187,22 +186,17 @@ def _regroup_shard(shard: Shard, settings: Settings, out_dir: str, buckets: int)
     parts = Path(out_dir) / PARTS_FOLDER
     unit = shard_unit(shard.index)
     unit_dir = parts / unit
-    split = set(np.load(parts / "split.npy").tolist())
-    stats = ReadStats()
-    by_bucket: dict[int, list[tuple[int, bytes]]] = {}
-    hashes: dict[bytes, int] = {}
+    split = np.load(parts / "split.npy")
+    data = _read_range(shard)
+    light = light_block(data, shard.starts_file)
+    if light is None:
+        rows = read_block(data, shard.index, ReadStats(), [], shard.starts_file)
+        by_bucket, unsplit = _sort_rows(rows, split, buckets)
+    else:
+        by_bucket, unsplit = _sort_block(light[0], shard.index, split, buckets)
+    del data, light
 
-    def kept_rows():
-        for key, raw, subject, county_cell, level in _read_rows(shard, stats, []):
-            value = hashes.get(subject)
-            if value is None:
-                value = hashes[subject] = subject_hash(subject)
-            if value in split:
-                by_bucket.setdefault(value % buckets, []).append((key, raw))
-            else:
-                yield key, raw, subject, county_cell, level
-
-    batch = evaluate_light(kept_rows(), settings)
+    batch = evaluate_light(unsplit, settings)
     for bucket in range(buckets):
         bucket_dir = make_private_dir(parts / bucket_unit(bucket))
         write_atomic(bucket_dir / f"from-{unit}.msgpack", _encoder.encode(by_bucket.get(bucket, [])))
@@ -214,6 +208,52 @@ def _regroup_shard(shard: Shard, settings: Settings, out_dir: str, buckets: int)
     logger.info("shard %d regrouped: %d rows sent to buckets, %.2fs", shard.index,
                 sum(len(rows) for rows in by_bucket.values()), result.seconds)
     return result
+
+
+def _sort_rows(rows, split: np.ndarray, buckets: int) -> tuple[dict[int, list[BucketRow]], list[BucketRow]]:
+    """Separate the rows of split persons, by bucket, from the rows of every other person."""
+    split_set = set(split.tolist())
+    by_bucket: dict[int, list[BucketRow]] = {}
+    unsplit: list[BucketRow] = []
+    hashes: dict[bytes, int] = {}
+    for row in rows:
+        subject = row[2]
+        value = hashes.get(subject)
+        if value is None:
+            value = hashes[subject] = subject_hash(subject)
+        if value in split_set:
+            by_bucket.setdefault(value % buckets, []).append(row)
+        else:
+            unsplit.append(row)
+    return by_bucket, unsplit
+
+
+def _sort_block(block: LightBlock, shard: int, split: np.ndarray,
+                buckets: int) -> tuple[dict[int, list[BucketRow]], list[BucketRow]]:
+    """Sort the rows of a columnar block as `_sort_rows` does, with array operations."""
+    subject_hashes = np.fromiter((subject_hash(s) for s in block.subjects), dtype=np.uint64,
+                                 count=len(block.subjects))
+    codes = block.subject_codes
+    moved = np.isin(subject_hashes, split)[codes]
+    bucket_of = subject_hashes[codes] % np.uint64(buckets)
+    levels = np.zeros(len(codes), dtype=np.int8)
+    levels[block.charge_rows] = PROP64_CHARGE
+    levels[block.conviction_rows] = PROP64_CONVICTION
+    counties = pc.dictionary_encode(block.table["STP_ORI_CNTY_NAME"]).combine_chunks()
+    county_codes = counties.indices.to_numpy(zero_copy_only=False).tolist()
+    county_names = counties.dictionary.to_pylist()
+    code_list, level_list = codes.tolist(), levels.tolist()
+    lines, subjects, first = block.lines, block.subjects, block.first_line
+
+    def rows_at(indexes: np.ndarray) -> list[BucketRow]:
+        return [(row_key(shard, first + i), lines[i], subjects[code_list[i]],
+                 county_names[county_codes[i]], level_list[i]) for i in indexes.tolist()]
+
+    order = np.flatnonzero(moved)
+    order = order[np.argsort(bucket_of[order], kind="stable")]
+    bounds = np.flatnonzero(np.diff(bucket_of[order])) + 1
+    by_bucket = {int(bucket_of[group[0]]): rows_at(group) for group in np.split(order, bounds) if len(group)}
+    return by_bucket, rows_at(np.flatnonzero(~moved))
 
 
 @redact_errors
@@ -231,13 +271,12 @@ def _decide_bucket(bucket: int, settings: Settings, out_dir: str) -> UnitResult:
     parts = Path(out_dir) / PARTS_FOLDER
     unit = bucket_unit(bucket)
     unit_dir = parts / unit
-    gathered: list[tuple[int, bytes]] = []
+    gathered: list[BucketRow] = []
     for path in sorted(unit_dir.glob("from-*.msgpack")):
         gathered.extend(_bucket_decoder.decode(path.read_bytes()))
-    gathered.sort(key=lambda pair: pair[0])
+    gathered.sort(key=lambda row: row[0])
 
-    rows = ((key, raw, layout.split_fields(raw)) for key, raw in gathered)
-    batch = evaluate(rows, settings)
+    batch = evaluate_light(gathered, settings)
     result = _write_unit(unit, unit_dir, Path(out_dir), batch, settings)
     result.seconds = time.perf_counter() - started
     logger.info("bucket %d decided: %d rows, %.2fs", bucket, len(gathered), result.seconds)
