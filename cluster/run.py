@@ -327,13 +327,17 @@ def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, s
 
     phase = time.perf_counter()
     split, affected = find_split_subjects(Path(out), shards)
+    # Unsorted shards were only read in the first pass, so they are decided in the second.
+    deferred = [s.index for s in shards if results[shard_unit(s.index)].deferred]
+    affected = sorted(set(affected).union(deferred))
     timings["check"] = time.perf_counter() - phase
     if not affected:
         return results
 
     phase = time.perf_counter()
-    logger.info("%d %s rows in more than one shard; regrouping them from %d shards",
-                split.size, "person has" if split.size == 1 else "persons have", len(affected))
+    logger.info("%d %s rows in more than one shard, and %d unsorted shards left undecided; "
+                "regrouping from %d shards", split.size,
+                "person has" if split.size == 1 else "persons have", len(deferred), len(affected))
     write_array(Path(out) / PARTS_FOLDER / "split.npy", split)
     affected_bytes = sum(shards[i].size or 0 for i in affected)
     largest = max((s.size or 0) for s in shards) or 1

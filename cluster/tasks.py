@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 import pyarrow.compute as pc
 
-from engine.batch import BatchResult, Settings, evaluate_block, evaluate_light, subject_hash
+from engine.batch import BatchResult, Settings, defer_block, evaluate_block, evaluate_light, subject_hash
 from engine.columnar import LightBlock, light_block
 from engine.decisions_table import write_part
 from engine.naming import county_folder
@@ -60,6 +60,8 @@ class UnitResult(msgspec.Struct):
     decision_parts: list[str] = []
     subjects: int = 0
     prop64_without_county: int = 0
+    deferred: bool = False
+    """A first-pass shard read but not decided, because its rows are unsorted."""
     seconds: float = 0.0
 
 
@@ -98,8 +100,13 @@ def _read_range(shard: Shard) -> bytes:
 
 
 def _decide_rows(shard: Shard, settings: Settings, stats: ReadStats,
-                 rejected: list[RejectedRow]) -> BatchResult:
-    """Decide a shard, columnar when its block is regular, row by row otherwise."""
+                 rejected: list[RejectedRow]) -> tuple[BatchResult, bool]:
+    """Decide a shard, columnar when its block is regular, row by row otherwise.
+
+    Returns the result and whether deciding was left to the regroup pass: the rows of
+    an unsorted block are read, counted and their subjects noted, but most of its
+    persons would be decided again from their rows in other shards.
+    """
     data = _read_range(shard)
     light = light_block(data, shard.starts_file)
     if light is not None:
@@ -107,10 +114,13 @@ def _decide_rows(shard: Shard, settings: Settings, stats: ReadStats,
         stats.rows = len(block.lines)
         stats.lines = len(block.lines) + header
         stats.header = header
-        return evaluate_block(block, shard.index, settings)
+        if block.is_interleaved():
+            return defer_block(block), True
+        return evaluate_block(block, shard.index, settings), False
     logger.debug("shard %d is read row by row because some of its lines have an irregular shape",
                  shard.index)
-    return evaluate_light(read_block(data, shard.index, stats, rejected, shard.starts_file), settings)
+    rows = read_block(data, shard.index, stats, rejected, shard.starts_file)
+    return evaluate_light(rows, settings), False
 
 
 def _first_attempt(unit_dir: Path, stage: str) -> bool:
@@ -144,7 +154,7 @@ def _decide_shard(shard: Shard, settings: Settings, out_dir: str) -> UnitResult:
     stats = ReadStats()
     rejected: list[RejectedRow] = []
 
-    batch = _decide_rows(shard, settings, stats, rejected)
+    batch, deferred = _decide_rows(shard, settings, stats, rejected)
 
     write_atomic(unit_dir / "rejected.msgpack", _encoder.encode(rejected))
     hashes = np.unique(np.fromiter((subject_hash(s) for s in batch.subjects), dtype=np.uint64,
@@ -157,8 +167,10 @@ def _decide_shard(shard: Shard, settings: Settings, out_dir: str) -> UnitResult:
     result.header = stats.header
     result.rejected = len(rejected)
     result.bytes_read = shard.size
+    result.deferred = deferred
     result.seconds = time.perf_counter() - started
-    logger.info("shard %d decided: %d rows, %d set aside, %.2fs", shard.index, stats.rows,
+    logger.info("shard %d %s: %d rows, %d set aside, %.2fs", shard.index,
+                "read, unsorted, left to the regroup pass" if deferred else "decided", stats.rows,
                 len(rejected), result.seconds)
     return result
 

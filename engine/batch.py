@@ -233,10 +233,7 @@ def _decide_groups(result: BatchResult, groups, subjects: list[bytes], county_ce
                    keys, raw_lines: list[bytes], settings: Settings, cells_of=None) -> BatchResult:
     """Decide the persons of `groups` (subject and row indexes, in file order), count
     every other row as passed through, and finish the result."""
-    for cell in county_cells:
-        county = cell.strip(TRIM).upper().decode("latin-1")
-        if county:
-            result.counties_seen.add(county)
+    _note_counties(result, county_cells)
     result.subjects = subjects
 
     other_p64: dict[int, bytes] = {}
@@ -255,6 +252,21 @@ def _decide_groups(result: BatchResult, groups, subjects: list[bytes], county_ce
         _all_results_lines(result, keys, raw_lines, other_p64, evaluated)
     for lines in result.prop64_lines.values():
         lines.sort()
+    return result
+
+
+def _note_counties(result: BatchResult, county_cells) -> None:
+    for cell in county_cells:
+        county = cell.strip(TRIM).upper().decode("latin-1")
+        if county:
+            result.counties_seen.add(county)
+
+
+def defer_block(block: LightBlock) -> BatchResult:
+    """Return the result of a block left for the regroup pass: its subjects and counties only."""
+    result = BatchResult()
+    result.subjects = block.subjects
+    _note_counties(result, block.counties)
     return result
 
 

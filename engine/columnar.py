@@ -28,6 +28,10 @@ NEWLINE, QUOTE, COMMA, CARRIAGE_RETURN = 10, 34, 44, 13
 # worker's resident memory would follow its largest block rather than its current one.
 pa.set_memory_pool(pa.system_memory_pool())
 
+#: Ratio of runs of equal SUBJECT_IDs to distinct subjects above which a block counts
+#: as unsorted. Sorted input has one run per subject.
+INTERLEAVED_RUNS = 1.5
+
 _WANTED = layout.DECISION_COLUMNS
 _WANTED_INDEXES = tuple(layout.INDEX[name] for name in _WANTED)
 _TRIM = layout.TRIM.decode("latin-1")
@@ -55,6 +59,17 @@ class LightBlock:
         """The distinct STP_ORI_CNTY_NAME cells of the block."""
         self.table: pa.Table = table
         """The `layout.DECISION_COLUMNS` of every row."""
+
+    def is_interleaved(self) -> bool:
+        """Return whether the rows of a subject are spread over the block, as in unsorted input.
+
+        In sorted input each subject is one run of rows. Runs that outnumber the
+        subjects by `INTERLEAVED_RUNS` mean the rows are in no order, and then a
+        person's rows are likely in other shards too.
+        """
+        codes = self.subject_codes
+        runs = 1 + int(np.count_nonzero(codes[1:] != codes[:-1]))
+        return runs > INTERLEAVED_RUNS * len(self.subjects)
 
     def cells_of(self, rows: list[int]) -> dict[int, list]:
         """Return row cells for the given rows, with None in columns not loaded."""

@@ -132,3 +132,29 @@ def test_decisions_dataset_matches_bundle(generated, scheduler_address, tmp_path
         expected = sum(summary["prop64ConvictionsCountInCountyByCodeSection"].values())
         assert len(rows) == expected, county
         assert len(decided_rows(tmp_path / "out", summary["folder"])) == expected, county
+
+
+def bundle_files(out: Path) -> dict[str, bytes]:
+    """Return the county bundles and summaries of a run, by path: every output but the
+    decisions dataset, whose part names follow the shard plan."""
+    return {str(path.relative_to(out)): path.read_bytes() for path in sorted(out.rglob("*"))
+            if path.is_file() and path.parts[len(out.parts)] != "decisions"
+            and path.name != "manifest.json"}
+
+
+@pytest.mark.parametrize("counties", [None, ["FRESNO"]], ids=["statewide", "one county"])
+def test_unsorted_shards_decided_later(generated, scheduler_address, tmp_path, caplog, counties):
+    header, rows = shuffled_lines(generated, seed=4)
+    shuffled = tmp_path / "shuffled.csv"
+    shuffled.write_bytes(header + b"".join(rows))
+    caplog.set_level("INFO", logger="cluster.run")
+    # Shards of a few hundred rows hold about one row per person, so none looks unsorted.
+    run([shuffled], tmp_path / "small", scheduler_address, counties=counties)
+    assert "and 0 unsorted shards left undecided" in caplog.text
+    caplog.clear()
+
+    # Two shards of 3,000 rows hold each person several times, out of order.
+    run([shuffled], tmp_path / "large", scheduler_address, shard_size=1 << 20, counties=counties)
+
+    assert "and 2 unsorted shards left undecided" in caplog.text
+    assert bundle_files(tmp_path / "large") == bundle_files(tmp_path / "small")
