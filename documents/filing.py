@@ -22,6 +22,7 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, LEGAL, LETTER
 from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     BaseDocTemplate, Frame, KeepTogether, PageBreak, PageTemplate, Paragraph, Spacer, Table,
     TableStyle,
@@ -192,10 +193,13 @@ def render_filing(county: CountyRun, groups: list[CaseGroup], template: FilingTe
     page_size = PAGE_SIZES[template.page_size]
     width = page_size[0] - 2 * MARGIN
     header = fill(template.page_header, values)
+    # The header is one line, so a long one (a long name in a per-person filing) is set
+    # in a smaller font rather than run past the right margin.
+    header_size = min(9, 9 * width / stringWidth(header, "Times-Roman", 9)) if header else 9
 
     def draw_header(canvas, document):
         canvas.saveState()
-        canvas.setFont("Times-Roman", 9)
+        canvas.setFont("Times-Roman", header_size)
         canvas.drawString(MARGIN, page_size[1] - MARGIN / 2, header)
         canvas.line(MARGIN, page_size[1] - MARGIN / 2 - 4, page_size[0] - MARGIN,
                     page_size[1] - MARGIN / 2 - 4)
