@@ -12,6 +12,7 @@ import io
 import matplotlib
 from matplotlib.figure import Figure
 
+from documents.clipping import clip_field
 from documents.figures import DETERMINATIONS, CountyFigures
 
 #: Colors per determination label: dismissed, redesignated, no relief.
@@ -101,8 +102,11 @@ def ranking_chart(relieved: dict[str, int]) -> Figure:
     ranked = sorted(relieved.items(), key=lambda item: (-item[1], item[0]))
     figure = Figure(figsize=(7, max(2.0, 0.22 * len(ranked) + 1.0)))
     axes = figure.subplots()
-    axes.barh([name.title() for name, _ in ranked], [value for _, value in ranked],
-              color=POLICY_COLOR)
+    # Bars go at numeric positions, because matplotlib would draw two counties whose
+    # clipped names are equal as one category.
+    positions = range(len(ranked))
+    axes.barh(positions, [value for _, value in ranked], color=POLICY_COLOR)
+    axes.set_yticks(positions, [clip_field(name.title(), "county_name") for name, _ in ranked])
     axes.invert_yaxis()
     axes.tick_params(axis="y", labelsize=8)
     axes.set_xlabel("convictions dismissed or redesignated")

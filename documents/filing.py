@@ -5,6 +5,8 @@ The filing lists every conviction granted relief once, grouped by court case: ea
 case of each person is one heading followed by its convictions. Every page repeats
 the template's header and is numbered "Page N of M". With `per_person`, each person
 gets a filing of their own under `court-filings/`, with an index of the files.
+Values from the research file are clipped where they are laid out
+(`documents.clipping`), but the index keeps them whole.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, LEGAL, LETTER
 from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     BaseDocTemplate, Frame, KeepTogether, PageBreak, PageTemplate, Paragraph, Spacer, Table,
     TableStyle,
 )
 
 from engine.decide import DISMISSAL, REDUCTION
+from documents.clipping import clip_field
 from documents.files import WrittenFile, write_private
 from documents.filing_template import FilingTemplate, fill
 from documents.pdf import MARGIN, NumberedCanvas
@@ -105,8 +109,8 @@ def _values(county: CountyRun, groups: list[CaseGroup], defendants: str) -> dict
     convictions = [c for g in groups for c in g.convictions]
     dismissals = sum(c.relief == RELIEF_LABELS[DISMISSAL] for c in convictions)
     return {
-        "county": county.name,
-        "county_title": county.name.title(),
+        "county": clip_field(county.name, "county_name"),
+        "county_title": clip_field(county.name.title(), "county_name"),
         "defendants": defendants,
         "people": f"{len({g.subject for g in groups}):,}",
         "cases": f"{len(groups):,}",
@@ -142,14 +146,22 @@ def _caption(template: FilingTemplate, values: dict[str, str], width: float) -> 
             _paragraph(template.court.county_line, values, _CENTER), Spacer(1, 12), table]
 
 
+def _cell(text: str, column: str) -> Paragraph:
+    """Return a wrapping table cell with a clipped value of a decisions column."""
+    return Paragraph(escape(clip_field(text, column)), _CELL)
+
+
 def _case_block(group: CaseGroup, width: float) -> KeepTogether:
-    person = f"People v. {group.name or '(name not on record)'} · CII {group.cii_number or '—'}"
+    name = clip_field(group.name, "name") if group.name else "(name not on record)"
+    cii_number = clip_field(group.cii_number, "cii_number") if group.cii_number else "—"
+    person = f"People v. {name} · CII {cii_number}"
     if group.birth_date:
         person += f" · born {group.birth_date}"
-    heading = Paragraph(f"Case {escape(group.label)}<br/>{escape(person)}", _CASE)
+    label = clip_field(group.label, "case_numbers")
+    heading = Paragraph(f"Case {escape(label)}<br/>{escape(person)}", _CASE)
     rows = [["Count", "Code section", "Level", "Disposition date", "Relief"]]
-    rows += [[c.cnt_order, Paragraph(escape(c.code_section), _CELL), c.level, c.disposition_date,
-              c.relief] for c in group.convictions]
+    rows += [[_cell(c.cnt_order, "cnt_order"), _cell(c.code_section, "code_section"), c.level,
+              c.disposition_date, c.relief] for c in group.convictions]
     table = Table(rows, colWidths=[w * width for w in (0.15, 0.27, 0.13, 0.17, 0.28)],
                   repeatRows=1)
     table.setStyle(TableStyle([
@@ -174,14 +186,20 @@ def render_filing(county: CountyRun, groups: list[CaseGroup], template: FilingTe
                   defendants: str | None = None) -> bytes:
     """Render the motion and proposed order for the given case groups as PDF bytes."""
     values = _values(county, groups, "")
-    values["defendants"] = defendants or fill(template.caption.defendants, values)
+    if defendants:
+        values["defendants"] = clip_field(defendants, "name")
+    else:
+        values["defendants"] = fill(template.caption.defendants, values)
     page_size = PAGE_SIZES[template.page_size]
     width = page_size[0] - 2 * MARGIN
     header = fill(template.page_header, values)
+    # The header is one line, so a long one (a long name in a per-person filing) is set
+    # in a smaller font rather than run past the right margin.
+    header_size = min(9, 9 * width / stringWidth(header, "Times-Roman", 9)) if header else 9
 
     def draw_header(canvas, document):
         canvas.saveState()
-        canvas.setFont("Times-Roman", 9)
+        canvas.setFont("Times-Roman", header_size)
         canvas.drawString(MARGIN, page_size[1] - MARGIN / 2, header)
         canvas.line(MARGIN, page_size[1] - MARGIN / 2 - 4, page_size[0] - MARGIN,
                     page_size[1] - MARGIN / 2 - 4)

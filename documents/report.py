@@ -3,7 +3,8 @@
 
 Reports hold counts only, never a person's data. The HTML is self-contained: its
 charts are data URIs and its style is inline, and its Content-Security-Policy lets it
-load nothing else, so it opens the same with no network.
+load nothing else, so it opens the same with no network. County names come from the
+research file, so they are clipped where they are laid out (`documents.clipping`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from typing import NamedTuple
+from xml.sax.saxutils import escape
 
 import jinja2
 from reportlab.lib import colors
@@ -20,6 +22,7 @@ from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Tabl
 
 from engine import __version__
 from documents import charts
+from documents.clipping import clip_field
 from documents.county_map import county_map
 from documents.figures import DETERMINATIONS, CountyFigures, Relief, comparison_rows
 from documents.files import WrittenFile, write_private
@@ -32,6 +35,7 @@ PDF_NAME = "report.pdf"
 _environment = jinja2.Environment(
     loader=jinja2.PackageLoader("documents", "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_environment.filters["clip_field"] = clip_field
 
 
 class Totals(NamedTuple):
@@ -110,14 +114,14 @@ def _image(figure, width: float) -> Image:
 
 def render_county_pdf(figures: CountyFigures, run_id: str) -> bytes:
     width = LETTER[0] - 2 * MARGIN
+    title = f"Prop 64 relief in {clip_field(figures.county.title(), 'county_name')} County"
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer, pagesize=LETTER, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
-        bottomMargin=MARGIN, title=f"Prop 64 relief in {figures.county.title()} County",
-        creator="clearance")
+        bottomMargin=MARGIN, title=title, creator="clearance")
     relief = figures.relief
     story = [
-        Paragraph(f"Prop 64 relief in {figures.county.title()} County", _TITLE),
+        Paragraph(escape(title), _TITLE),
         Paragraph(f"Eligibility judged on {figures.compute_at.isoformat()}. "
                   f"{figures.relieved:,} of {figures.convictions:,} convictions are dismissed and "
                   f"sealed or redesignated, for {figures.people_relieved:,} of {figures.people:,} "

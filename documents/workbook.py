@@ -3,7 +3,8 @@
 A summary sheet comes first, then one sheet per determination with one row per
 conviction. Every sheet has a frozen header row, filters and fitted column widths;
 dates are Excel dates. Cells from the research file are always written as text, so
-a value such as `=HYPERLINK(...)` can never become a formula.
+a value such as `=HYPERLINK(...)` can never become a formula, and are clipped by
+`documents.clipping`, which keeps every cell under Excel's 32,767 characters.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import xlsxwriter
 from engine.rules import (
     DISMISSAL, HAND_REVIEW, MAYBE_ELIGIBLE, NO_DETERMINATION, NOT_ELIGIBLE, REDUCTION,
 )
+from documents.clipping import clip_field
 from documents.figures import DETERMINATIONS, CountyFigures, comparison_rows
 from documents.files import WrittenFile, write_private
 from documents.source import TRAIL_COLUMN, CountyRun
@@ -32,7 +34,6 @@ SHEET_NAMES = {DISMISSAL: DISMISSAL, REDUCTION: REDUCTION, HAND_REVIEW: HAND_REV
                NO_DETERMINATION: "No relief"}
 #: Excel's row limit is 1,048,576; a longer sheet continues on a sheet named `... (2)`.
 MAX_DATA_ROWS = 1_048_575
-MAX_CELL_TEXT = 32_767
 MIN_WIDTH, MAX_WIDTH = 8, 60
 DATE_FORMAT = "yyyy-mm-dd"
 
@@ -107,7 +108,7 @@ def summary_rows(figures: CountyFigures) -> list[tuple[str, tuple]]:
     """Return the summary sheet's rows as `(style, cells)`; style is title, heading or plain."""
     labels = tuple(label for _, label in DETERMINATIONS)
     rows: list[tuple[str, tuple]] = [
-        ("title", (f"Prop 64 relief in {figures.county} county",)),
+        ("title", (f"Prop 64 relief in {clip_field(figures.county, 'county_name')} county",)),
         ("plain", ("Eligibility judged on", figures.compute_at.isoformat())),
         ("plain", ()),
         ("heading", ("Figure", "County policy", "Dismiss all Prop 64")),
@@ -135,22 +136,22 @@ def _write_summary(sheet, figures: CountyFigures, formats: dict) -> None:
     sheet.set_column(1, len(DETERMINATIONS), 22)
 
 
-def _writer(kind: str, formats: dict) -> Callable:
-    def text(sheet, row, column, value):
+def _writer(column: Column, formats: dict) -> Callable:
+    def text(sheet, row, index, value):
         if isinstance(value, str) and value:
-            sheet.write_string(row, column, value[:MAX_CELL_TEXT])
+            sheet.write_string(row, index, clip_field(value, column.source))
 
-    def date(sheet, row, column, value):
+    def date(sheet, row, index, value):
         if not pd.isna(value):
-            sheet.write_datetime(row, column, value.to_pydatetime(), formats["date"])
+            sheet.write_datetime(row, index, value.to_pydatetime(), formats["date"])
 
-    def number(sheet, row, column, value):
-        sheet.write_number(row, column, int(value))
+    def number(sheet, row, index, value):
+        sheet.write_number(row, index, int(value))
 
-    def flag(sheet, row, column, value):
-        sheet.write_string(row, column, "Yes" if value else "No")
+    def flag(sheet, row, index, value):
+        sheet.write_string(row, index, "Yes" if value else "No")
 
-    return {"text": text, "date": date, "number": number, "flag": flag}[kind]
+    return {"text": text, "date": date, "number": number, "flag": flag}[column.kind]
 
 
 def _width(rows: pd.DataFrame, column: Column) -> float:
@@ -168,7 +169,7 @@ def _width(rows: pd.DataFrame, column: Column) -> float:
 
 def _write_rows(workbook, name: str, rows: pd.DataFrame, columns: list[Column],
                 formats: dict) -> None:
-    writers = [_writer(c.kind, formats) for c in columns]
+    writers = [_writer(c, formats) for c in columns]
     sheets = max(1, math.ceil(len(rows) / MAX_DATA_ROWS))
     for part in range(sheets):
         chunk = rows.iloc[part * MAX_DATA_ROWS:(part + 1) * MAX_DATA_ROWS]
