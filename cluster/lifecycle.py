@@ -120,11 +120,16 @@ def record_inputs(files: list[InputFile]) -> list[InputRecord]:
     return records
 
 
+def mark_unfinished(out: Path) -> None:
+    """Write the marker that flags the output folder as containing no results yet."""
+    (out / INCOMPLETE_MARKER).unlink(missing_ok=True)
+    write_atomic(out / INCOMPLETE_MARKER, _MARKER_TEXT.format(out=out).encode("utf-8"))
+
+
 def start_run(out: Path, run_id: str, settings: Settings, policy_sources: dict[str, str],
               files: list[InputFile], shards: list[Shard], shard_size: int) -> RunState:
     """Mark the output folder unfinished and save the plan; return the saved state."""
-    (out / INCOMPLETE_MARKER).unlink(missing_ok=True)
-    write_atomic(out / INCOMPLETE_MARKER, _MARKER_TEXT.format(out=out).encode("utf-8"))
+    mark_unfinished(out)
     state = RunState(
         format=STATE_FORMAT, version=__version__, run_id=run_id,
         started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

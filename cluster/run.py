@@ -28,7 +28,8 @@ from cluster.merge import RunOutcome, merge_outputs
 from cluster.metrics import MetricsServer, RunMetrics, StageProgress, register_worker_metrics
 from cluster.parts import make_private_dir, write_array
 from cluster.plan import (
-    DamagedInputError, InputFile, Shard, default_workers, describe_inputs, plan_shards, unpacked_path,
+    InputFile, InputFormatError, Shard, default_workers, describe_inputs, plan_shards, unpack_compressed,
+    unpacked_path,
 )
 from cluster.settings import ConfigError, RunConfig, build_settings
 from cluster.tls import cluster_security, client_security
@@ -208,16 +209,20 @@ def _run_job(config: RunConfig, today: datetime.date | None, run_id: str,
         files = describe_inputs(config.inputs)
     except FileNotFoundError as error:
         raise ConfigError(f"input not found: {error.filename or error}") from None
-    except (PermissionError, IsADirectoryError) as error:
+    except (PermissionError, IsADirectoryError, InputFormatError) as error:
         raise ConfigError(f"input cannot be read: {error}") from None
     out = Path(config.out).absolute()
     prepare_output(out, config.overwrite, [file.path for file in files])
     make_private_dir(out / PARTS_FOLDER)
+    # Unpacking may take minutes, and a hard kill must not leave unpacked rows looking
+    # like anything but an unfinished run.
+    lifecycle.mark_unfinished(out)
     try:
         shards = _plan(files, out, config)
     except BaseException:
         # Nothing is resumable before the plan is saved, so the folder is left empty.
         shutil.rmtree(out / PARTS_FOLDER, ignore_errors=True)
+        (out / lifecycle.INCOMPLETE_MARKER).unlink(missing_ok=True)
         raise
     state = lifecycle.start_run(out, run_id, settings, policy_sources, files, shards,
                                 config.shard_size)
@@ -238,7 +243,7 @@ def _plan(files: list[InputFile], out: Path, config: RunConfig) -> list[Shard]:
               dynamic_ncols=True, disable=None if config.progress and packed else True) as bar:
         try:
             return plan_shards(files, config.shard_size, out / UNPACKED_FOLDER, bar.update)
-        except DamagedInputError as error:
+        except InputFormatError as error:
             raise ConfigError(f"input cannot be read: {error}") from None
 
 
@@ -254,6 +259,7 @@ def resume_job(config: RunConfig) -> RunOutcome:
     # Shards are read by absolute path, so a resume may start from any folder.
     locations = [record.location for record in state.inputs]
     state.shards = [_locate(shard, locations, out) for shard in state.shards]
+    _check_pieces(state, out)
     lifecycle.clear_partial_outputs(out)
     done = len(RunRecords(out).load(DECIDE))
     logger.info("resuming run %s: %d of %d shards left to decide", state.run_id,
@@ -270,6 +276,34 @@ def _locate(shard: Shard, locations: list[str], out: Path) -> Shard:
     else:
         path = str(unpacked_path(out / UNPACKED_FOLDER, shard.file_index, shard.piece))
     return msgspec.structs.replace(shard, path=path)
+
+
+def _check_pieces(state: RunState, out: Path) -> None:
+    """Unpack a compressed input again when any of its saved pieces is missing or resized.
+
+    The input itself is checked unchanged by then, so unpacking it again gives the
+    pieces of the plan.
+    """
+    planned: dict[int, list[Shard]] = {}
+    for shard in state.shards:
+        if shard.piece is not None:
+            planned.setdefault(shard.file_index, []).append(shard)
+    for file_index, pieces in planned.items():
+        if all(_piece_size(Path(piece.path)) == piece.size for piece in pieces):
+            continue
+        file = state.files[file_index]
+        logger.warning("pieces of input %s are missing or changed; unpacking it again", file.path)
+        sizes = unpack_compressed(file, out / UNPACKED_FOLDER, state.shard_size)
+        if sizes != [piece.size for piece in pieces]:
+            raise ConfigError(f"cannot resume: unpacking {file.path} again gave other pieces than "
+                              "the run planned; start a new run")
+
+
+def _piece_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
 
 
 def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, float],
