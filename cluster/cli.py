@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             # These name a file and a field of our own outputs, never a row's value.
             print(f"clearance: {error}", file=sys.stderr)
             return EXIT_USAGE
-        print(f"clearance: {describe_failure(error, _run_folder(args))}", file=sys.stderr)
+        print(f"clearance: {describe_failure(error, _run_folder(args), args.debug)}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED
     finally:
         os.umask(umask)

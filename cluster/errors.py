@@ -102,7 +102,7 @@ def describe_os_error(error: OSError, out: str | None = None) -> str:
     return f"{reason} on {where}{resume}"
 
 
-def describe_failure(error: Exception, out: str | None = None) -> str:
+def describe_failure(error: Exception, out: str | None = None, debug: bool = False) -> str:
     """Return the one line the command prints for an error it did not expect to succeed past.
 
     Errors of this project and OSErrors carry messages written to name files,
@@ -130,5 +130,5 @@ def describe_failure(error: Exception, out: str | None = None) -> str:
                 f"{hint}")
     if type(error).__name__ == "AccountError":
         return f"{error}; this is a fault in Clearance, please report it"
-    return (f"run failed: {type(error).__name__} at {code_location(error)}{hint} (rerun with "
-            "--debug for the traceback)")
+    advice = "" if debug else " (rerun with --debug for the traceback)"
+    return f"run failed: {type(error).__name__} at {code_location(error)}{hint}{advice}"

@@ -6,12 +6,13 @@ shards; the run detects that after the first pass and regroups those persons.
 
 A compressed input has no byte ranges, so the client unpacks it as a stream into
 pieces of about one shard each under the run's parts folder, cut the same way, and
-each piece is a shard. The client keeps only a block and the lines read ahead of a
-cut in memory.
+each piece is a shard. The client keeps in memory only a block and the lines read
+ahead of a cut, so it needs more only for a line longer than that.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import lzma
 import os
@@ -40,8 +41,12 @@ UNPACK_BLOCK = 1024 * 1024
 DAMAGED_DATA_ERRORS = (EOFError, zlib.error, lzma.LZMAError)
 
 
-class DamagedInputError(ValueError):
-    """A compressed input whose data cannot be unpacked to the end."""
+#: Compressed formats read, by fsspec's name, with the file name endings that select them.
+SUPPORTED_COMPRESSIONS = {"gzip": ".gz", "bz2": ".bz2", "xz": ".xz"}
+
+
+class InputFormatError(ValueError):
+    """An input whose format the run cannot read: a misnamed, unsupported or damaged file."""
 #: The first bytes of each compressed format, to reject a misnamed input up front.
 COMPRESSED_MAGIC = {"gzip": b"\x1f\x8b", "bz2": b"BZh", "xz": b"\xfd7zXZ", "zstd": b"\x28\xb5\x2f\xfd"}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?I?B?)?\s*$", re.IGNORECASE)
@@ -104,21 +109,35 @@ def describe_inputs(paths: list[str]) -> list[InputFile]:
         filesystem, _, (resolved,) = fsspec.get_fs_token_paths(path)
         info = filesystem.info(resolved)
         if info.get("type") == "directory":
-            raise IsADirectoryError(f"input {path} is a folder; give the research files inside it")
+            raise IsADirectoryError(f"{path} is a folder; give the research files inside it")
         if info.get("type") not in (None, "file"):
-            raise IsADirectoryError(f"input {path} is not a regular file; give a research file")
+            raise IsADirectoryError(f"{path} is not a regular file; give a research file")
         compression = fsspec.utils.infer_compression(path)
         # Opening now turns an unreadable input into one clear error before any work.
         with filesystem.open(resolved, "rb") as handle:
             start = handle.read(max(len(magic) for magic in COMPRESSED_MAGIC.values()))
-        magic = COMPRESSED_MAGIC.get(compression)
-        if magic is not None and info["size"] and not start.startswith(magic):
-            raise IsADirectoryError(f"input {path} is named as {compression} but is not "
-                                    f"{compression} data; rename it or compress it")
+        _check_format(path, compression, start)
         if not info["size"]:
             logger.warning("input %s is empty", path)
         files.append(InputFile(index, path, int(info["size"]), compression))
     return files
+
+
+def _check_format(path: str, compression: str | None, start: bytes) -> None:
+    """Raise InputFormatError unless the first bytes of an input agree with its name."""
+    found = next((name for name, magic in COMPRESSED_MAGIC.items() if start.startswith(magic)), None)
+    endings = ", ".join(SUPPORTED_COMPRESSIONS.values())
+    unsupported = next((name for name in (compression, found)
+                        if name is not None and name not in SUPPORTED_COMPRESSIONS), None)
+    if unsupported is not None:
+        raise InputFormatError(f"{path} is {unsupported} data, which is not supported; give it "
+                               f"plain or compressed as {endings}")
+    if compression is None and found is not None:
+        raise InputFormatError(f"{path} is {found} data but is not named so; name it with "
+                               f"{SUPPORTED_COMPRESSIONS[found]} at the end")
+    if compression is not None and start and found != compression:
+        raise InputFormatError(f"{path} is named as {compression} but is not {compression} data; "
+                               "rename it or compress it")
 
 
 def plan_shards(files: list[InputFile], shard_size: int, unpack_folder: Path,
@@ -167,23 +186,26 @@ def unpack_compressed(file: InputFile, folder: Path, shard_size: int,
         reported = 0
         more = True
         while more:
-            with open_private(unpacked_path(folder, file.index, len(sizes)), "wb") as target:
-                try:
+            piece = unpacked_path(folder, file.index, len(sizes))
+            try:
+                with open_private(piece, "wb") as target:
                     more = _fill_piece(stream, target, shard_size)
-                except DAMAGED_DATA_ERRORS as error:
-                    raise _damaged(file, sum(sizes) + target.tell(), error) from None
-                except OSError as error:
-                    # Decompressors raise OSError without an errno for bad data, such
-                    # as gzip's "Not a gzipped file".
-                    if error.errno is not None:
-                        raise
-                    raise _damaged(file, sum(sizes) + target.tell(), error) from None
-                size = target.tell()
+                    size = target.tell()
+            except DAMAGED_DATA_ERRORS as error:
+                raise _damaged(file, sum(sizes) + piece.stat().st_size, error) from None
+            except OSError as error:
+                # Decompressors raise OSError without an errno for bad data, such
+                # as gzip's "Not a gzipped file".
+                if error.errno is None:
+                    raise _damaged(file, sum(sizes) + piece.stat().st_size, error) from None
+                if error.errno in (errno.ENOSPC, errno.EDQUOT) and error.filename is None:
+                    error.filename = str(piece)
+                raise
             if size or not sizes:
                 sizes.append(size)
             else:
                 # The input ended just at a cut.
-                unpacked_path(folder, file.index, len(sizes)).unlink()
+                piece.unlink()
             if progress is not None:
                 position = raw.tell()
                 progress(position - reported)
@@ -191,8 +213,8 @@ def unpack_compressed(file: InputFile, folder: Path, shard_size: int,
     return sizes
 
 
-def _damaged(file: InputFile, unpacked: int, error: Exception) -> DamagedInputError:
-    return DamagedInputError(f"{file.path} is damaged {file.compression} data: unpacking "
+def _damaged(file: InputFile, unpacked: int, error: Exception) -> InputFormatError:
+    return InputFormatError(f"{file.path} is damaged {file.compression} data: unpacking "
                              f"failed after about {unpacked:,} bytes ({type(error).__name__}: "
                              f"{error}); fetch or compress it again")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bz2
 import datetime
+import errno
 import gzip
 import lzma
 import re
@@ -19,7 +20,8 @@ import cluster.plan as plan_module
 import cluster.run as run_module
 from cluster.cli import EXIT_USAGE
 from cluster.interrupt import Interrupted
-from cluster.plan import DamagedInputError, _subject_of, describe_inputs, plan_shards, unpack_compressed
+from cluster.lifecycle import INCOMPLETE_MARKER
+from cluster.plan import InputFormatError, _subject_of, describe_inputs, plan_shards, unpack_compressed
 from cluster.run import resume_job, run_job
 from cluster.settings import RunConfig
 from engine import layout
@@ -163,7 +165,7 @@ def test_damaged_input_raises_naming_file(gzip_file, tmp_path):
     damaged = tmp_path / "damaged.csv.gz"
     damaged.write_bytes(gzip_file.read_bytes()[:-5000])
 
-    with pytest.raises(DamagedInputError, match="is damaged gzip data") as raised:
+    with pytest.raises(InputFormatError, match="is damaged gzip data") as raised:
         plan_shards(describe_inputs([str(damaged)]), SHARD_SIZE, tmp_path / "unpacked")
     assert str(damaged) in str(raised.value)
 
@@ -230,3 +232,68 @@ def test_moved_run_resumes_from_pieces(gzip_file, clean_plain, scheduler_address
     resume_job(RunConfig(inputs=[], out=str(moved), scheduler=scheduler_address, progress=False))
 
     assert_same_as_plain(moved, clean_plain)
+
+
+def test_resume_unpacks_damaged_piece_again(gzip_file, clean_plain, scheduler_address, tmp_path,
+                                            monkeypatch, caplog):
+    out = tmp_path / "out"
+    stop_after(monkeypatch, run_module, "merge_outputs")
+    with pytest.raises(Interrupted):
+        run_job(job([gzip_file], out, scheduler_address))
+    monkeypatch.undo()
+    pieces = sorted((out / ".parts" / "unpacked").iterdir())
+    with pieces[1].open("r+b") as piece:
+        piece.truncate(1000)
+    pieces[2].unlink()
+    # Without their saved results, the shards of those pieces are decided again.
+    for unit in ("s000001", "s000002"):
+        (out / ".parts" / unit / "decided.msgpack").unlink()
+    caplog.set_level("WARNING", logger="cluster.run")
+
+    resume_job(RunConfig(inputs=[], out=str(out), scheduler=scheduler_address, progress=False))
+
+    assert f"pieces of input {gzip_file} are missing or changed; unpacking it again" in caplog.text
+    assert_same_as_plain(out, clean_plain)
+
+
+def test_hard_kill_while_unpacking_leaves_marker(gzip_file, scheduler_address, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    seen = []
+
+    def look_then_stop(*args, **kwargs):
+        seen.extend(path.name for path in out.iterdir())
+        raise Interrupted(signal.SIGKILL)
+
+    monkeypatch.setattr(plan_module, "unpack_compressed", look_then_stop)
+    with pytest.raises(Interrupted):
+        run_job(job([gzip_file], out, scheduler_address))
+
+    # A kill leaves what was there while unpacking: the marker, so --overwrite clears it.
+    assert sorted(seen) == [".parts", INCOMPLETE_MARKER]
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("archive.csv.zip", b"PK\x03\x04" + b"\x00" * 40, "is zip data, which is not supported"),
+    ("plain.csv.gz", b"RECORD_ID,SUBJECT_ID\n", "is named as gzip but is not gzip data"),
+    ("packed.csv", gzip.compress(b"RECORD_ID\n"), "is gzip data but is not named so; name it with .gz"),
+    ("packed.csv", b"\x28\xb5\x2f\xfd" + b"\x00" * 20, "is zstd data, which is not supported"),
+], ids=["zip", "plain named gz", "gzip named csv", "zstd"])
+def test_misnamed_or_unsupported_input_rejected(name, data, message, tmp_path):
+    source = tmp_path / name
+    source.write_bytes(data)
+
+    with pytest.raises(InputFormatError) as raised:
+        describe_inputs([str(source)])
+
+    assert str(raised.value).startswith(f"{source} {message}")
+
+
+def test_full_disk_names_the_piece(gzip_file, tmp_path, monkeypatch):
+    def no_room(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(plan_module, "_fill_piece", no_room)
+    with pytest.raises(OSError) as raised:
+        unpack_compressed(describe_inputs([str(gzip_file)])[0], tmp_path / "unpacked", SHARD_SIZE)
+
+    assert raised.value.filename == str(tmp_path / "unpacked" / "input00000-piece00000.csv")

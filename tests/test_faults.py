@@ -24,7 +24,7 @@ from dask.distributed import Client, LocalCluster
 
 from cluster.cli import EXIT_FAILED, EXIT_USAGE, main
 import cluster.run as run_module
-from cluster.errors import TaskError, redact_errors
+from cluster.errors import TaskError, describe_failure, redact_errors
 from cluster.interrupt import Interrupted
 from cluster.lifecycle import INCOMPLETE_MARKER
 from cluster.run import resume_job, run_job
@@ -327,6 +327,13 @@ def test_unwritable_output_one_clear_message(sorted_file, tmp_path):
     assert "not writable" in result.stderr or "permission denied" in result.stderr.lower()
     assert "Traceback" not in result.stderr
     assert not (locked / "run").exists()
+
+
+@pytest.mark.parametrize("debug,advice", [(False, True), (True, False)], ids=["plain", "debug"])
+def test_unexpected_error_advises_debug(debug, advice):
+    message = describe_failure(RuntimeError("unexpected"), None, debug)
+    assert message.startswith("run failed: RuntimeError at ")
+    assert ("(rerun with --debug for the traceback)" in message) is advice
 
 
 def test_debug_shows_traceback(tmp_path):
