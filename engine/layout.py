@@ -9,6 +9,7 @@ interpret any value.
 from __future__ import annotations
 
 import csv
+import re
 
 COLUMNS: tuple[str, ...] = (
     "RECORD_ID", "SUBJECT_STATUS", "SUBJECT_ID", "REQ_SEG_SEP", "REQ_CII_NUMBER",
@@ -188,9 +189,16 @@ def quote_cell(cell: bytes) -> bytes:
     return cell
 
 
+#: Characters that make a cell need quotes in CSV output (`quote_cell`).
+_NEEDS_QUOTES = re.compile(rb'[",\n\r]')
+
+
 def join_cells(cells) -> bytes:
     """Join raw cells into one CSV line body (no line end), quoting where needed."""
-    return b",".join([quote_cell(cell) for cell in cells])
+    # One regular-expression search per cell costs less than a call of quote_cell,
+    # and most cells need no quotes.
+    needs_quotes = _NEEDS_QUOTES.search
+    return b",".join([quote_cell(cell) if needs_quotes(cell) else cell for cell in cells])
 
 
 def decode_text(value: bytes) -> str:

@@ -74,3 +74,8 @@ def test_bare_carriage_return_file_set_aside():
     assert stats.header is False
     assert rows == []
     assert len(rejected) == 1
+
+
+def test_join_cells_quotes_only_where_needed():
+    cells = [b"plain", b"DOE, JANE", b'said "no"', b"two\nlines", b"lone\rreturn", b""]
+    assert layout.join_cells(cells) == b'plain,"DOE, JANE","said ""no""","two\nlines","lone\rreturn",'
