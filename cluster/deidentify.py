@@ -25,6 +25,7 @@ import hmac
 import json
 import logging
 import os
+import shutil
 import stat
 from pathlib import Path
 from typing import NamedTuple
@@ -113,7 +114,8 @@ def research_frame(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
         copy[name] = frame[name].to_numpy()
     copy["code_sections"] = [_sections(text) for text in frame["code_section"]]
     dates = pd.to_datetime(frame["disposition_date"])
-    copy["disposition_year"] = dates.dt.year.astype("Int16").to_numpy()
+    # A nullable column keeps one type whether or not a part has an unknown date.
+    copy["disposition_year"] = dates.dt.year.astype("Int16").array
     return copy
 
 
@@ -152,6 +154,15 @@ def deidentify_run(run: Path, out: Path, key: bytes) -> Written:
     """Write the research copy of the finished run in `run` into the new folder `out`."""
     parts = _verified_parts(run)
     _prepare(out)
+    try:
+        return _write_copy(run, out, parts, key)
+    except BaseException:
+        # The folder was new or empty, so a half-written copy is removed whole.
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _write_copy(run: Path, out: Path, parts: list[Path], key: bytes) -> Written:
     manifest_sha256 = file_digest(run / "manifest.json")[1]
     decisions = make_private_dir(out / DECISIONS)
     written: list[Path] = []

@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 
 from cluster.cli import EXIT_OK, EXIT_USAGE, main
-from cluster.deidentify import KEY_ENVIRONMENT_VARIABLE, REMOVED_COLUMNS
+import cluster.deidentify as deidentify_module
+from cluster.deidentify import KEY_ENVIRONMENT_VARIABLE, REMOVED_COLUMNS, research_frame
+from cluster.parquet_metadata import write_dataset_metadata
 from cluster.run import run_job
 from cluster.settings import RunConfig
 from engine.generate import write_research_file
@@ -145,3 +147,33 @@ def test_unfinished_run_rejected(finished_run, tmp_path, capsys):
                  "--key-file", str(key_file)])
     assert code == EXIT_USAGE
     assert "contains no finished run" in capsys.readouterr().err
+
+
+def test_parts_with_and_without_unknown_dates_join(finished_run, tmp_path):
+    frame = fastparquet.ParquetFile(str(parts_of(finished_run)[0])).to_pandas()
+    known = frame.assign(disposition_date=pd.Timestamp("2011-05-02"))
+    unknown = frame.assign(disposition_date=pd.NaT)
+    parts = []
+    for name, source in (("known", known), ("unknown", unknown)):
+        folder = tmp_path / f"county={name}"
+        folder.mkdir()
+        parts.append(folder / "part.parquet")
+        fastparquet.write(str(parts[-1]), research_frame(source, b"k" * 32), write_index=False, stats=False)
+
+    write_dataset_metadata(tmp_path, parts)
+
+    years = pd.read_parquet(tmp_path, engine="pyarrow")
+    assert sorted(years["disposition_year"].dropna().unique()) == [2011]
+    assert years["disposition_year"].isna().sum() == len(frame)
+
+
+def test_failed_copy_leaves_no_folder(finished_run, tmp_path, monkeypatch):
+    key_file = make_key(tmp_path / "key", b"first key")
+    out = tmp_path / "research"
+
+    def fail(frame, key):
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(deidentify_module, "research_frame", fail)
+    assert main(["deidentify", str(finished_run), "--out", str(out), "--key-file", str(key_file)]) != EXIT_OK
+    assert not out.exists()
