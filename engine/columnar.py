@@ -135,26 +135,21 @@ def light_block(data: bytes, header_allowed: bool) -> tuple[LightBlock, bool] | 
     if np.any(ends == starts) or not _quotes_enclose_fields(view, starts, ends):
         return None
 
-    invalid = []
-
-    def note_invalid(row) -> str:
-        invalid.append(row.number)
-        return "skip"
-
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(column_names=list(layout.COLUMNS), skip_rows=1 if header else 0,
                                            use_threads=False,
                                            block_size=max(1 << 20, len(data) + 1)),
-            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
-                                             invalid_row_handler=note_invalid),
+            # A row with another field count raises ArrowInvalid. An invalid-row handler
+            # would not do: pyarrow decodes the row's text as UTF-8 before calling it.
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(include_columns=list(_WANTED),
                                                  column_types={name: pa.binary() for name in _WANTED}),
         )
     except pa.ArrowInvalid:
         return None
-    if invalid or table.num_rows != len(data_lines):
+    if table.num_rows != len(data_lines):
         return None
     if not _trimmed_and_long_enough(table["SUBJECT_ID"], 1):
         return None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 from hypothesis import given, settings, strategies as st
 
 from engine import layout
+from engine.columnar import light_block
 from engine.reader import ReadStats, iter_rows, read_block, row_prop64_level, split_lines
 from tests.rows import conviction_row
 
@@ -79,3 +82,13 @@ def test_bare_carriage_return_file_set_aside():
 def test_join_cells_quotes_only_where_needed():
     cells = [b"plain", b"DOE, JANE", b'said "no"', b"two\nlines", b"lone\rreturn", b""]
     assert layout.join_cells(cells) == b'plain,"DOE, JANE","said ""no""","two\nlines","lone\rreturn",'
+
+
+def test_columnar_short_latin1_row_raises_nothing(monkeypatch):
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    good = conviction_row(PRI_NAME=b"NUNEZ, JOSE")
+    short = layout.join_cells(layout.split_fields(conviction_row(PRI_NAME=b"N\xdaNEZ, JOS\xc9"))[:-1])
+
+    assert light_block(good + b"\n" + short + b"\n", header_allowed=False) is None
+    assert unraisable == []
