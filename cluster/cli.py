@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="decide every Prop 64 conviction of the input files")
     run.add_argument("inputs", nargs="*", metavar="INPUT",
-                     help="research files, plain or .gz, with or without a header line")
+                     help="research files, plain or compressed (.gz, .bz2, .xz), with or without "
+                          "a header line")
     run.add_argument("--out", metavar="DIR", help="output folder (new or empty)")
     run.add_argument("--resume", metavar="DIR",
                      help="finish the unfinished run in DIR with its own inputs and settings, "
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "is restarted (default the machine's memory shared among the workers)")
     run.add_argument("--shard-size", type=_size, metavar="SIZE",
                      help="bytes of input per task, e.g. 64MB (default 64MiB); compressed "
-                          "files are one shard each")
+                          "files are unpacked into pieces of this size")
     run.add_argument("--overwrite", action="store_true",
                      help="replace the outputs of an earlier run in --out")
     run.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
