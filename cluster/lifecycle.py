@@ -94,6 +94,12 @@ def is_resumable(out: str | Path) -> bool:
     return (folder / INCOMPLETE_MARKER).exists() and (folder / PARTS_FOLDER / STATE_FILE).exists()
 
 
+def is_finished(out: str | Path) -> bool:
+    """Return whether `out` contains a finished run: a manifest and no unfinished marker."""
+    folder = Path(out)
+    return (folder / MANIFEST).exists() and not (folder / INCOMPLETE_MARKER).exists()
+
+
 def is_local(path: str) -> bool:
     return "://" not in path
 

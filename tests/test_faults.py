@@ -24,6 +24,7 @@ from dask.distributed import Client, LocalCluster
 
 from cluster.cli import EXIT_FAILED, EXIT_USAGE, main
 import cluster.run as run_module
+import documents.build as documents_build
 from cluster.errors import TaskError, describe_failure, redact_errors
 from cluster.interrupt import Interrupted
 from cluster.lifecycle import INCOMPLETE_MARKER
@@ -185,6 +186,19 @@ def test_interrupt_during_merge_then_resume(sorted_file, clean_sorted, scheduler
     assert sorted(p.name for p in out.iterdir()) == [".parts", INCOMPLETE_MARKER]
     resume_job(RunConfig(inputs=[], out=str(out), scheduler=scheduler_address, progress=False))
     assert_same_outputs(out, clean_sorted)
+
+
+def test_interrupt_during_documents_points_to_documents(sorted_file, scheduler_address, tmp_path,
+                                                       monkeypatch, capsys):
+    out = tmp_path / "out"
+    stop_after(monkeypatch, documents_build, "write_documents", signal.SIGINT)
+    code = main(["run", str(sorted_file), "--out", str(out), "--scheduler", scheduler_address,
+                 "--compute-at", COMPUTE_AT.isoformat(), "--documents", "--no-progress"])
+
+    assert code == 128 + signal.SIGINT
+    assert capsys.readouterr().err.strip().endswith(
+        f"clearance: interrupted by SIGINT while the documents were written; the run in {out} is "
+        f"finished, but its documents may be partial; make them again with `clearance documents {out}`")
 
 
 def test_resume_rejects_changed_input(sorted_file, tmp_path):
