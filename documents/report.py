@@ -15,10 +15,9 @@ from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 import jinja2
-from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer
 
 from engine import __version__
 from documents import charts
@@ -27,6 +26,7 @@ from documents.county_map import county_map
 from documents.figures import DETERMINATIONS, CountyFigures, Relief, comparison_rows
 from documents.files import WrittenFile, write_private
 from documents.pdf import MARGIN, NumberedCanvas
+from documents.report_table import fitted_table
 from documents.source import RunOutputs
 
 HTML_NAME = "report.html"
@@ -89,19 +89,9 @@ _TITLE = ParagraphStyle("title", fontName="Helvetica-Bold", fontSize=18, leading
 _HEADING = ParagraphStyle("heading", fontName="Helvetica-Bold", fontSize=12, leading=15,
                           spaceBefore=12, spaceAfter=4)
 _BODY = ParagraphStyle("body", fontName="Helvetica", fontSize=10, leading=13, spaceAfter=4)
-
-
-def _table(rows: list[list], widths: list[float]) -> Table:
-    table = Table([[f"{v:,}" if isinstance(v, int) else v for v in row] for row in rows],
-                  colWidths=widths, repeatRows=1)
-    table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
-        ("FONT", (0, 1), (-1, -1), "Helvetica", 9),
-        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E9EEF4")),
-        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#C8D0DA")),
-    ]))
-    return table
+#: Padding inside the page frame on each side, in points. SimpleDocTemplate makes its
+#: frame with reportlab's default padding of 6 points (reportlab 5.1).
+_FRAME_PADDING = 6
 
 
 def _image(figure, width: float) -> Image:
@@ -113,7 +103,7 @@ def _image(figure, width: float) -> Image:
 
 
 def render_county_pdf(figures: CountyFigures, run_id: str) -> bytes:
-    width = LETTER[0] - 2 * MARGIN
+    width = LETTER[0] - 2 * MARGIN - 2 * _FRAME_PADDING
     title = f"Prop 64 relief in {clip_field(figures.county.title(), 'county_name')} County"
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
@@ -130,19 +120,18 @@ def render_county_pdf(figures: CountyFigures, run_id: str) -> bytes:
                   f"{relief.no_conviction_last_7_years:,} no longer have a conviction in the last "
                   "7 years.", _BODY),
         Paragraph("County policy and the dismiss-all what-if", _HEADING),
-        _table([["Figure", "County policy", "Dismiss all Prop 64"]]
-               + [list(row) for row in comparison_rows(figures)],
-               [width * 0.56, width * 0.22, width * 0.22]),
+        fitted_table([["Figure", "County policy", "Dismiss all Prop 64"]]
+                     + [list(row) for row in comparison_rows(figures)], width),
         _image(charts.relief_chart(figures), width * 0.85),
         Paragraph("Decisions by section", _HEADING),
-        _table([["Section", *_labels(), "All"]]
-               + [[f"HS {s}", *c.values(), sum(c.values())] for s, c in figures.by_section.items()],
-               [width * 0.2] * 5),
+        fitted_table([["Section", *_labels(), "All"]]
+                     + [[f"HS {section}", *counts.values(), sum(counts.values())]
+                        for section, counts in figures.by_section.items()], width),
         _image(charts.section_chart(figures), width * 0.85),
         Paragraph("Decisions by decade of conviction", _HEADING),
-        _table([["Decade", *_labels(), "All"]]
-               + [[d, *c.values(), sum(c.values())] for d, c in figures.by_decade.items()],
-               [width * 0.2] * 5),
+        fitted_table([["Decade", *_labels(), "All"]]
+                     + [[decade, *counts.values(), sum(counts.values())]
+                        for decade, counts in figures.by_decade.items()], width),
         _image(charts.decade_chart(figures), width * 0.85),
         Spacer(1, 8),
         Paragraph(f"Written by Clearance {__version__} from run {run_id}.", _BODY),

@@ -12,11 +12,14 @@ import shutil
 import stat
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import NamedTuple
 
 import openpyxl
 import pandas as pd
 import pypdf
 import pytest
+from reportlab.lib.pagesizes import LETTER
+from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from cluster.cli import EXIT_OK, EXIT_USAGE, main
 from cluster.run import run_job
@@ -24,9 +27,12 @@ from cluster.settings import RunConfig
 from documents.browser import find_chromium, render_page
 from documents.build import write_documents
 from documents.doj_update import DISMISSED_AND_SEALED, HEADER, REDESIGNATED_MISDEMEANOR
-from documents.figures import count_figures
+from documents.figures import DETERMINATIONS, SECTIONS, CountyFigures, Relief, count_figures
 from documents.filing import case_groups, write_person_filings
 from documents.filing_template import FilingTemplateError, load_template
+from documents.pdf import MARGIN
+from documents.report import render_county_pdf
+from documents.report_table import fitted_table
 from documents.source import RunOutputError, read_county, read_run
 from documents.workbook import write_workbook
 from engine.generate import write_research_file
@@ -379,6 +385,120 @@ def test_county_report_pdf_figures(run_folder):
     relief = summary["reliefWithCurrentEligibilityChoices"]
     assert f"{relief['CountSubjectsNoFelony']:,} people no longer have a felony" in text
     assert "Decisions by decade of conviction" in text
+
+
+class _Fragment(NamedTuple):
+    """A piece of text drawn on a PDF page, with its extent in points from the page's
+    bottom left corner."""
+
+    page: int
+    text: str
+    left: float
+    right: float
+    baseline: float
+
+
+def _pdf_fragments(pdf: bytes) -> list[_Fragment]:
+    """Return every text piece of a PDF at the position where pypdf finds it drawn, with
+    the width that reportlab's stringWidth gives it in its font."""
+    fragments: list[_Fragment] = []
+    for number, page in enumerate(pypdf.PdfReader(io.BytesIO(pdf)).pages, 1):
+
+        def visit(text, cm, tm, font, size, number=number):
+            if not text.strip():
+                return
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            width = stringWidth(text.strip(), font["/BaseFont"][1:], size * tm[0] * cm[0])
+            fragments.append(_Fragment(number, text.strip(), x, x + width, round(y, 1)))
+
+        page.extract_text(visitor_text=visit)
+    return fragments
+
+
+def _report_table_rows(decisions: pd.DataFrame) -> list[list[str]]:
+    """Return the rows, as printed, of a county report's tables by section and by decade."""
+    years = decisions["disposition_date"].dt.year
+    masks = {f"HS {s}": decisions["section"] == s for s in SECTIONS if (decisions["section"] == s).any()}
+    for decade in sorted({int(year) // 10 * 10 for year in years.dropna()}):
+        masks[f"{decade}s"] = years // 10 * 10 == decade
+    if years.isna().any():
+        masks["date unknown"] = years.isna()
+    rows = []
+    for label, mask in masks.items():
+        determinations = decisions.loc[mask, "determination"]
+        counts = [int((determinations == determination).sum()) for determination, _ in DETERMINATIONS]
+        rows.append([label, *(f"{n:,}" for n in counts), f"{sum(counts):,}"])
+    return rows
+
+
+def _check_report_pdf_layout(pdf: bytes, table_rows: list[list[str]]) -> None:
+    fragments = _pdf_fragments(pdf)
+    for fragment in fragments:
+        assert fragment.left >= MARGIN - 0.01, f"{fragment.text!r} starts left of the margin"
+        assert fragment.right <= LETTER[0] - MARGIN + 0.01, f"{fragment.text!r} ends right of the margin"
+
+    lines: dict[tuple[int, float], list[_Fragment]] = {}
+    for fragment in fragments:
+        lines.setdefault((fragment.page, fragment.baseline), []).append(fragment)
+    for line in lines.values():
+        line.sort(key=lambda f: f.left)
+        for before, after in zip(line, line[1:]):
+            assert before.right <= after.left, f"{before.text!r} overlaps {after.text!r}"
+
+    # Each table row is one line of the page, from its label to its `All` count.
+    printed = [[f.text for f in line] for line in lines.values()]
+    for row in table_rows:
+        assert row in printed, f"table row {row[0]!r} is not printed whole on one line"
+
+
+def test_county_report_pdf_tables_readable(run_folder):
+    for county, folder in _counties(run_folder).items():
+        table_rows = _report_table_rows(_decisions(run_folder, county))
+        assert table_rows, county
+        _check_report_pdf_layout((run_folder / folder / "report.pdf").read_bytes(), table_rows)
+
+
+def _widest_figures() -> CountyFigures:
+    """Figures with every determination present and counts of seven digits, in every
+    section and in every decade from the 1930s on."""
+    def counts(base: int) -> dict[str, int]:
+        return {determination: base + 111_111 * i for i, (determination, _) in enumerate(DETERMINATIONS)}
+
+    decades = [f"{year}s" for year in range(1930, 2030, 10)] + ["date unknown"]
+    by_section = {section: counts(1_234_567 * (i + 1)) for i, section in enumerate(SECTIONS)}
+    by_decade = {decade: counts(1_000_000 + 10_007 * i) for i, decade in enumerate(decades)}
+    convictions = sum(sum(c.values()) for c in by_section.values())
+    relief = Relief(no_felony=4_321_000, no_conviction=3_210_000, no_conviction_last_7_years=5_432_100)
+    return CountyFigures(
+        county="LOS ANGELES", folder="los-angeles", compute_at=COMPUTE_AT,
+        convictions=convictions, felonies=convictions // 2, dismissed=convictions // 3,
+        reduced=convictions // 4, no_relief=convictions - convictions // 3 - convictions // 4,
+        people=9_876_543, people_relieved=8_765_432, relief=relief, relief_dismiss_all=relief,
+        by_section=by_section, by_decade=by_decade)
+
+
+def test_report_pdf_widest_tables_fit_page():
+    figures = _widest_figures()
+    table_rows = [[label, *(f"{n:,}" for n in counts.values()), f"{sum(counts.values()):,}"]
+                  for label, counts in [*((f"HS {s}", c) for s, c in figures.by_section.items()),
+                                        *figures.by_decade.items()]]
+    _check_report_pdf_layout(render_county_pdf(figures, "run"), table_rows)
+
+
+def test_report_table_fills_frame_width():
+    header = ["Decade", *(label for _, label in DETERMINATIONS), "All"]
+    for digits in (1, 7, 11):
+        row = ["date unknown", *[10**digits - 1] * (len(header) - 1)]
+        width, _ = fitted_table([header, row], 456).wrap(456, 10_000)
+        assert width == pytest.approx(456), digits
+
+
+def test_report_table_too_wide_raises():
+    header = ["Decade", *(label for _, label in DETERMINATIONS), "All"]
+    row = ["date unknown", *[10**15] * (len(header) - 1)]
+    with pytest.raises(ValueError, match="wider than the page frame of 456 points"):
+        fitted_table([header, row], 456)
 
 
 def test_statewide_report_figures(run_folder):
