@@ -130,23 +130,30 @@ def count_figures(county: CountyRun) -> CountyFigures:
         by_section=_by(frame, frame["section"], sections),
         by_decade=_by(frame, decades, decade_order),
     )
-    check_against_summary(figures, summary)
+    check_against_summary(figures, frame, summary)
     return figures
 
 
-def check_against_summary(figures: CountyFigures, summary: dict) -> None:
-    """Raise RunOutputError when a figure differs from the county's summary.json."""
+def check_against_summary(figures: CountyFigures, frame: pd.DataFrame, summary: dict) -> None:
+    """Raise RunOutputError when a figure differs from the county's summary.json.
+
+    The summary counts Prop 64 convictions apart from the possible plea bargains that
+    a policy may also decide (rows without a Prop 64 section), so those counts are
+    checked against the decisions with a section.
+    """
+    prop64 = frame[frame["section"] != ""]
     expected = {
-        "felony convictions": summary["prop64FelonyConvictionsCountInCounty"],
+        "Prop 64 felony convictions": summary["prop64FelonyConvictionsCountInCounty"],
         "convictions": summary["prop64FelonyConvictionsCountInCounty"]
-        + summary["prop64NonFelonyConvictionsCountInCounty"],
-        "people": summary["subjectsWithProp64ConvictionCountInCounty"],
+        + summary["prop64NonFelonyConvictionsCountInCounty"]
+        + summary.get("possiblePleaBargainConvictionCount", 0),
+        "people with a Prop 64 conviction": summary["subjectsWithProp64ConvictionCountInCounty"],
         "people relieved": summary["subjectsWithSomeReliefCount"],
     }
     counted = {
-        "felony convictions": figures.felonies,
+        "Prop 64 felony convictions": int(prop64["felony"].sum()),
         "convictions": figures.convictions,
-        "people": figures.people,
+        "people with a Prop 64 conviction": int(prop64["subject"].nunique()),
         "people relieved": figures.people_relieved,
     }
     # Runs made before these keys were added lack them.

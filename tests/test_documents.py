@@ -384,7 +384,7 @@ def test_county_report_pdf_figures(run_folder):
     assert f"{relieved:,} of {decided:,} convictions are dismissed" in text
     relief = summary["reliefWithCurrentEligibilityChoices"]
     assert f"{relief['CountSubjectsNoFelony']:,} people no longer have a felony" in text
-    assert "Decisions by decade of conviction" in text
+    assert "Decisions by decade of disposition" in text
 
 
 class _Fragment(NamedTuple):
@@ -649,3 +649,23 @@ def test_run_folder_read_by_relative_path(run_folder, monkeypatch):
     run = read_run(run_folder.name)
     county = read_county(run, run.counties[0])
     assert len(county.decisions) > 0
+
+
+def test_plea_bargain_policy_documents_match_summary(tmp_path, scheduler_address):
+    source = tmp_path / "input.csv"
+    write_research_file(source, rows=20_000, counties=["LOS ANGELES"], seed=3)
+    out = tmp_path / "out"
+    statute = Path(__file__).resolve().parents[1] / "policies" / "ca" / "statute.toml"
+    run_job(RunConfig(inputs=[str(source)], out=str(out), policy=str(statute),
+                      compute_at=COMPUTE_AT, scheduler=scheduler_address, progress=False))
+    summary = read_json(out / "los-angeles" / "summary.json")
+    # The statute also decides possible plea bargains, which the summary counts apart.
+    assert summary["possiblePleaBargainConvictionCount"] > 0
+
+    write_documents(out)
+
+    run = read_run(out)
+    figures = count_figures(read_county(run, run.counties[0]))
+    assert figures.convictions == (summary["prop64FelonyConvictionsCountInCounty"]
+                                   + summary["prop64NonFelonyConvictionsCountInCounty"]
+                                   + summary["possiblePleaBargainConvictionCount"])
