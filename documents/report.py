@@ -128,7 +128,7 @@ def render_county_pdf(figures: CountyFigures, run_id: str) -> bytes:
                      + [[f"HS {section}", *counts.values(), sum(counts.values())]
                         for section, counts in figures.by_section.items()], width),
         _image(charts.section_chart(figures), width * 0.85),
-        Paragraph("Decisions by decade of conviction", _HEADING),
+        Paragraph("Decisions by decade of disposition", _HEADING),
         fitted_table([["Decade", *_labels(), "All"]]
                      + [[decade, *counts.values(), sum(counts.values())]
                         for decade, counts in figures.by_decade.items()], width),
