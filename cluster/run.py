@@ -348,13 +348,12 @@ def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, s
         # A shard decided again rewrites the parts a second pass may have replaced.
         records.discard(REGROUP)
         records.discard(BUCKET)
-    sizes = [s.size for s in pending]
     futures = client.map(decide_shard, pending, settings=settings, out_dir=out, run_id=run_id,
                          key=[f"decide-shard-{session}-{s.index}" for s in pending],
                          retries=TASK_RETRIES)
     first = _gather(client, futures, "deciding shards", progress,
                     save=lambda result: records.save(DECIDE, result),
-                    stage=run_metrics.stage("decide", len(pending), 0 if None in sizes else sum(sizes)))
+                    stage=run_metrics.stage("decide", len(pending), sum(s.size for s in pending)))
     del futures
     results.update((r.unit, r) for r in first)
     timings["decide"] = time.perf_counter() - phase
@@ -373,8 +372,8 @@ def _decide(client: Client, shards: list[Shard], settings: Settings, out: str, s
                 "regrouping from %d shards", split.size,
                 "person has" if split.size == 1 else "persons have", len(deferred), len(affected))
     write_array(Path(out) / PARTS_FOLDER / "split.npy", split)
-    affected_bytes = sum(shards[i].size or 0 for i in affected)
-    largest = max((s.size or 0) for s in shards) or 1
+    affected_bytes = sum(shards[i].size for i in affected)
+    largest = max(s.size for s in shards) or 1
     # Each regrouped shard writes one file per bucket, so the count is capped to keep
     # that fan-out from growing with the square of the shard count.
     buckets = max(1, min(len(affected), int(split.size), -(-affected_bytes // largest), MAX_BUCKETS))
