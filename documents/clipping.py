@@ -37,8 +37,8 @@ def clip_text(text: str, max_chars: int) -> str:
     `max_chars` characters, less trailing white space, and a mark with the original length."""
     if len(text) <= max_chars:
         return text
-    shown = text[:max_chars].rstrip()
-    return f"{shown} … [cut from {len(text):,} characters; full text in decisions/]"
+    prefix = text[:max_chars].rstrip()
+    return f"{prefix} … [cut from {len(text):,} characters; full text in decisions/]"
 
 
 def clip_field(text: str, column: str) -> str:

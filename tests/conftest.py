@@ -35,6 +35,28 @@ def scheduler_address():
         yield cluster.scheduler_address
 
 
+@pytest.fixture(scope="session")
+def sorted_file(tmp_path_factory) -> Path:
+    """A generated file of four counties, sorted by SUBJECT_ID as the DOJ sends it."""
+    from engine.generate import write_research_file
+    from tests.sorted_run import COUNTIES, ROWS
+
+    path = tmp_path_factory.mktemp("sorted") / "sorted.csv"
+    write_research_file(str(path), rows=ROWS, counties=COUNTIES, seed=11)
+    return path
+
+
+@pytest.fixture(scope="session")
+def clean_sorted(sorted_file, scheduler_address, tmp_path_factory) -> Path:
+    """The outputs of an uninterrupted run on `sorted_file`, for tests to compare with."""
+    from cluster.run import run_job
+    from tests.sorted_run import job
+
+    out = tmp_path_factory.mktemp("clean") / "sorted"
+    run_job(job([sorted_file], out, scheduler_address))
+    return out
+
+
 def read_csv_cells(path: Path) -> list[list[str]]:
     """Parse a CSV file into cells; bytes that are not UTF-8 are read as Latin-1."""
     return list(csv.reader(io.StringIO(path.read_bytes().decode("latin-1"), newline="")))

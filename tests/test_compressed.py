@@ -4,7 +4,6 @@ the SUBJECT_ID changes, so no worker reads a whole compressed file."""
 from __future__ import annotations
 
 import bz2
-import datetime
 import errno
 import gzip
 import lzma
@@ -25,38 +24,14 @@ from cluster.plan import InputFormatError, _subject_of, describe_inputs, plan_sh
 from cluster.run import resume_job, run_job
 from cluster.settings import RunConfig
 from engine import layout
-from engine.generate import write_research_file
 from tests.helpers import output_files, read_manifest, run_cli, stable_manifest, stop_after
-
-COMPUTE_AT = datetime.date(2020, 1, 1)
-SHARD_SIZE = 48 * 1024
-COUNTIES = ["ALPINE", "FRESNO", "SAN JOAQUIN", "YOLO"]
-
-
-def job(inputs, out, scheduler) -> RunConfig:
-    return RunConfig(inputs=[str(p) for p in inputs], out=str(out), compute_at=COMPUTE_AT,
-                     scheduler=scheduler, shard_size=SHARD_SIZE, progress=False)
-
+from tests.sorted_run import ROWS, SHARD_SIZE, job
 
 @pytest.fixture(scope="module")
-def plain_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("compressed") / "sorted.csv"
-    write_research_file(str(path), rows=8_000, counties=COUNTIES, seed=11)
+def gzip_file(sorted_file) -> Path:
+    path = sorted_file.with_name("sorted.csv.gz")
+    path.write_bytes(gzip.compress(sorted_file.read_bytes(), compresslevel=1))
     return path
-
-
-@pytest.fixture(scope="module")
-def gzip_file(plain_file) -> Path:
-    path = plain_file.with_name("sorted.csv.gz")
-    path.write_bytes(gzip.compress(plain_file.read_bytes(), compresslevel=1))
-    return path
-
-
-@pytest.fixture(scope="module")
-def clean_plain(plain_file, scheduler_address, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("clean") / "plain"
-    run_job(job([plain_file], out, scheduler_address))
-    return out
 
 
 def assert_same_as_plain(out: Path, plain_out: Path) -> None:
@@ -80,17 +55,17 @@ def pieces_of(path: Path, folder: Path, shard_size: int = SHARD_SIZE) -> list[by
     return pieces
 
 
-def test_pieces_match_plain_shards(plain_file, gzip_file, tmp_path):
+def test_pieces_match_plain_shards(sorted_file, gzip_file, tmp_path):
     pieces = pieces_of(gzip_file, tmp_path / "unpacked")
-    shards = plan_shards(describe_inputs([str(plain_file)]), SHARD_SIZE, tmp_path / "unused")
+    shards = plan_shards(describe_inputs([str(sorted_file)]), SHARD_SIZE, tmp_path / "unused")
 
     assert [len(piece) for piece in pieces] == [shard.size for shard in shards]
 
 
-def test_pieces_join_to_the_input(plain_file, gzip_file, tmp_path):
+def test_pieces_join_to_the_input(sorted_file, gzip_file, tmp_path):
     pieces = pieces_of(gzip_file, tmp_path / "unpacked")
 
-    assert b"".join(pieces) == plain_file.read_bytes()
+    assert b"".join(pieces) == sorted_file.read_bytes()
     assert len(pieces) > 1
     for piece in pieces[:-1]:
         assert len(piece) >= SHARD_SIZE
@@ -170,7 +145,7 @@ def test_damaged_input_raises_naming_file(gzip_file, tmp_path):
     assert str(damaged) in str(raised.value)
 
 
-def test_damaged_input_one_clear_message(gzip_file, plain_file, tmp_path):
+def test_damaged_input_one_clear_message(gzip_file, sorted_file, tmp_path):
     damaged = tmp_path / "damaged.csv.gz"
     damaged.write_bytes(gzip_file.read_bytes()[:-5000])
     out = tmp_path / "out"
@@ -185,26 +160,26 @@ def test_damaged_input_one_clear_message(gzip_file, plain_file, tmp_path):
                 r"before the end-of-stream marker was reached\); fetch or compress it again")
     match = re.fullmatch(expected, messages[0])
     assert match is not None, messages[0]
-    assert 0 < int(match.group(1).replace(",", "")) < plain_file.stat().st_size
+    assert 0 < int(match.group(1).replace(",", "")) < sorted_file.stat().st_size
     assert "Traceback" not in result.stderr
     # Nothing was planned, so the folder is left empty for the next run.
     assert list(out.iterdir()) == []
 
-    again = run_cli("run", str(plain_file), "--out", str(out), "--workers", "1", "--no-progress")
+    again = run_cli("run", str(sorted_file), "--out", str(out), "--workers", "1", "--no-progress")
     assert again.returncode == 0, again.stderr
 
 
 @pytest.mark.parametrize("suffix,compress", [(".gz", gzip.compress), (".bz2", bz2.compress),
                                              (".xz", lzma.compress)], ids=["gzip", "bz2", "xz"])
-def test_compressed_input_same_outputs(suffix, compress, plain_file, clean_plain, scheduler_address,
+def test_compressed_input_same_outputs(suffix, compress, sorted_file, clean_sorted, scheduler_address,
                                        tmp_path):
     source = tmp_path / f"sorted.csv{suffix}"
-    source.write_bytes(compress(plain_file.read_bytes()))
+    source.write_bytes(compress(sorted_file.read_bytes()))
     out = tmp_path / "out"
     run_job(job([source], out, scheduler_address))
 
-    assert read_manifest(out)["rowAccount"]["rowsRead"] == 8_000
-    assert_same_as_plain(out, clean_plain)
+    assert read_manifest(out)["rowAccount"]["rowsRead"] == ROWS
+    assert_same_as_plain(out, clean_sorted)
     assert not (out / ".parts").exists()
 
 
@@ -218,7 +193,7 @@ def test_interrupt_while_unpacking_leaves_folder_empty(gzip_file, scheduler_addr
     assert list(out.iterdir()) == []
 
 
-def test_moved_run_resumes_from_pieces(gzip_file, clean_plain, scheduler_address, tmp_path,
+def test_moved_run_resumes_from_pieces(gzip_file, clean_sorted, scheduler_address, tmp_path,
                                        monkeypatch):
     out = tmp_path / "out"
     stop_after(monkeypatch, run_module, "merge_outputs")
@@ -231,10 +206,10 @@ def test_moved_run_resumes_from_pieces(gzip_file, clean_plain, scheduler_address
 
     resume_job(RunConfig(inputs=[], out=str(moved), scheduler=scheduler_address, progress=False))
 
-    assert_same_as_plain(moved, clean_plain)
+    assert_same_as_plain(moved, clean_sorted)
 
 
-def test_resume_unpacks_damaged_piece_again(gzip_file, clean_plain, scheduler_address, tmp_path,
+def test_resume_unpacks_damaged_piece_again(gzip_file, clean_sorted, scheduler_address, tmp_path,
                                             monkeypatch, caplog):
     out = tmp_path / "out"
     stop_after(monkeypatch, run_module, "merge_outputs")
@@ -253,7 +228,7 @@ def test_resume_unpacks_damaged_piece_again(gzip_file, clean_plain, scheduler_ad
     resume_job(RunConfig(inputs=[], out=str(out), scheduler=scheduler_address, progress=False))
 
     assert f"pieces of input {gzip_file} are missing or changed; unpacking it again" in caplog.text
-    assert_same_as_plain(out, clean_plain)
+    assert_same_as_plain(out, clean_sorted)
 
 
 def test_hard_kill_while_unpacking_leaves_marker(gzip_file, scheduler_address, tmp_path, monkeypatch):

@@ -3,7 +3,6 @@ an unreadable input, an output folder that is not writable, a scheduler that is 
 
 from __future__ import annotations
 
-import datetime
 import errno
 import os
 import random
@@ -30,27 +29,10 @@ from cluster.interrupt import Interrupted
 from cluster.lifecycle import INCOMPLETE_MARKER
 from cluster.run import resume_job, run_job
 from cluster.settings import RunConfig
-from engine.generate import write_research_file
 from tests.helpers import (
     REPOSITORY, assert_same_outputs, child_environment, cli_command, run_cli, stop_after,
 )
-
-COMPUTE_AT = datetime.date(2020, 1, 1)
-SHARD_SIZE = 48 * 1024
-COUNTIES = ["ALPINE", "FRESNO", "SAN JOAQUIN", "YOLO"]
-
-
-def job(inputs, out, scheduler, **options) -> RunConfig:
-    return RunConfig(inputs=[str(p) for p in inputs], out=str(out), compute_at=COMPUTE_AT,
-                     scheduler=scheduler, shard_size=SHARD_SIZE, progress=False, **options)
-
-
-@pytest.fixture(scope="module")
-def sorted_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("faults") / "sorted.csv"
-    write_research_file(str(path), rows=8_000, counties=COUNTIES, seed=11)
-    return path
-
+from tests.sorted_run import COMPUTE_AT, SHARD_SIZE, job
 
 @pytest.fixture(scope="module")
 def shuffled_file(sorted_file) -> Path:
@@ -59,13 +41,6 @@ def shuffled_file(sorted_file) -> Path:
     path = sorted_file.with_name("shuffled.csv")
     path.write_bytes(header + b"".join(rows))
     return path
-
-
-@pytest.fixture(scope="module")
-def clean_sorted(sorted_file, scheduler_address, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("clean") / "sorted"
-    run_job(job([sorted_file], out, scheduler_address))
-    return out
 
 
 @pytest.fixture(scope="module")

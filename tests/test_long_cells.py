@@ -314,14 +314,14 @@ def test_person_filing_caption_clipped(runs, tmp_path):
 
 def test_reports_clip_long_county(runs):
     folder = county_folder(LONG_COUNTY)
-    shown = LONG_COUNTY[:MAX_CHARS["county_name"]].rstrip()
-    clipped = shown.title() + _mark(CELL_LENGTH)
+    prefix = LONG_COUNTY[:MAX_CHARS["county_name"]].rstrip()
+    clipped = prefix.title() + _mark(CELL_LENGTH)
     for path in (runs.long / "report.html", runs.long / folder / "report.html"):
         html = path.read_text(encoding="utf-8")
         assert clipped in html, path.name
         assert len(html) < CELL_LENGTH, path.name
     assert f"Prop 64 relief in {clipped} County" in _flat(_pdf_text(runs.long / folder / "report.pdf"))
     filing = _flat(_pdf_text(runs.long / folder / "court-filing.pdf"))
-    assert f"FOR THE COUNTY OF {shown}{_mark(CELL_LENGTH)}" in filing
+    assert f"FOR THE COUNTY OF {prefix}{_mark(CELL_LENGTH)}" in filing
     sheet = openpyxl.load_workbook(runs.long / folder / "review.xlsx")["Summary"]
-    assert sheet["A1"].value == f"Prop 64 relief in {shown}{_mark(CELL_LENGTH)} county"
+    assert sheet["A1"].value == f"Prop 64 relief in {prefix}{_mark(CELL_LENGTH)} county"
