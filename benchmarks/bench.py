@@ -12,11 +12,14 @@ Scenarios:
   county with filler, so rows are long like the earlier tool's test data.
 - `statewide`: every county, decisions only, on a 1,000,000-row statewide file, with
   1 worker and with every core.
-- `statewide10m`: the same on 10,000,000 rows, for the memory bound.
+- `statewide10m`: the same on 10,000,000 rows: the memory bound, and scaling on a file
+  long enough that the fixed costs of a run (start-up, planning, merge) weigh little.
 - `shuffled`: the 1,000,000-row statewide file shuffled and split into four files.
 
 Floors, on the same file and the same number of cores: reading the bytes, and
 tokenising every field of every row into strings with pyarrow's multithreaded CSV reader.
+A third floor bounds the outputs: writing as many bytes as the run left in its output
+folder to one new file beside it, with no Python work per byte.
 Peak memory is the largest resident set of each process (client and each worker),
 sampled every 50 ms with psutil.
 """
@@ -141,8 +144,9 @@ def timed_run(arguments: list[str], label: str) -> dict:
         raise RuntimeError(f"{label} failed ({process.returncode}): {stderr.decode()[-2000:]}")
     client = peaks.get("client", 0)
     workers = [v for k, v in peaks.items() if k.startswith("worker")]
+    written = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
     return {"wall": wall, "client": client, "worker": max(workers, default=0),
-            "largest": max([client] + workers)}
+            "largest": max([client] + workers), "written": written}
 
 
 def floor_read(paths: list[Path]) -> float:
@@ -153,6 +157,25 @@ def floor_read(paths: list[Path]) -> float:
             while handle.read(16 << 20):
                 pass
     return time.perf_counter() - started
+
+
+def floor_write(size: int) -> float:
+    """Return the seconds to write `size` bytes to a new file in the runs folder, as a run writes.
+
+    The file is removed afterwards. Like the run, it is not synced, so the figure
+    is what the page cache and the disk together take for that many bytes.
+    """
+    block = os.urandom(1 << 20) * 16
+    path = RUNS / "write-floor.tmp"
+    started = time.perf_counter()
+    with open(path, "wb") as handle:
+        left = size
+        while left > 0:
+            handle.write(block[: min(left, len(block))])
+            left -= len(block)
+    elapsed = time.perf_counter() - started
+    path.unlink()
+    return elapsed
 
 
 def floor_tokenise(paths: list[Path], cores: int) -> float:
@@ -201,11 +224,12 @@ def scenario_rows(name: str, paths: list[Path], arguments: list[str], worker_cou
     size = sum(p.stat().st_size for p in paths)
     table = []
     for workers in worker_counts:
-        runs, reads, tokens = [], [], []
+        runs, reads, tokens, writes = [], [], [], []
         for repeat in range(repeats):
             # Product and floors alternate, so machine noise hits both alike.
             runs.append(timed_run([*map(str, paths), *arguments, "--workers", str(workers)],
                                   f"{name}-{workers}w-{repeat}"))
+            writes.append(floor_write(runs[-1]["written"]))
             reads.append(floor_read(paths))
             tokens.append(floor_tokenise(paths, workers))
         wall = median_of(runs, "wall")
@@ -217,6 +241,8 @@ def scenario_rows(name: str, paths: list[Path], arguments: list[str], worker_cou
             "largest_mb": median_of(runs, "largest") / 1e6,
             "read_rows_per_s": rows / statistics.median(reads),
             "tokenise_rows_per_s": rows / statistics.median(tokens),
+            "written_mb": median_of(runs, "written") / 1e6,
+            "write_rows_per_s": rows / statistics.median(writes),
             "repeats": repeats,
         })
         print(_format_row(table[-1]), file=sys.stderr)
@@ -224,8 +250,9 @@ def scenario_rows(name: str, paths: list[Path], arguments: list[str], worker_cou
 
 
 HEADER = ("| scenario | workers | rows | MB | wall s (median) | rows/s | MB/s | client MB | "
-          "largest worker MB | read floor rows/s | tokenise floor rows/s | product / tokenise |")
-RULE = "|" + "---|" * 12
+          "largest worker MB | read floor rows/s | tokenise floor rows/s | product / tokenise | "
+          "output MB | write floor rows/s |")
+RULE = "|" + "---|" * 14
 
 
 def _format_row(row: dict) -> str:
@@ -233,7 +260,8 @@ def _format_row(row: dict) -> str:
     return (f"| {row['scenario']} | {row['workers']} | {row['rows']:,} | {row['mb']:,.0f} | "
             f"{row['wall']:.2f} | {row['rows_per_s']:,.0f} | {row['mb_per_s']:,.1f} | "
             f"{row['client_mb']:,.0f} | {row['worker_mb']:,.0f} | {row['read_rows_per_s']:,.0f} | "
-            f"{row['tokenise_rows_per_s']:,.0f} | {ratio:.2f} |")
+            f"{row['tokenise_rows_per_s']:,.0f} | {ratio:.2f} | {row['written_mb']:,.0f} | "
+            f"{row['write_rows_per_s']:,.0f} |")
 
 
 def machine() -> str:
@@ -274,7 +302,7 @@ def main() -> None:
             table += scenario_rows("statewide shuffled, 4 files", parts, [], [cores], args.repeats)
         elif scenario == "statewide10m":
             big = generate(DATA / "statewide-10000000.csv", 10_000_000, None, False, 4)
-            table += scenario_rows("statewide 10M", [big], [], [cores], max(1, args.repeats))
+            table += scenario_rows("statewide 10M", [big], [], workers, max(1, args.repeats))
 
     command = "benchmarks/bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     lines = [
