@@ -108,7 +108,7 @@ def _decide_rows(shard: Shard, settings: Settings, stats: ReadStats,
     persons would be decided again from their rows in other shards.
     """
     data = _read_range(shard)
-    light = light_block(data, shard.starts_file)
+    light = light_block(data, shard.starts_file, condensed=settings.all_results)
     if light is not None:
         block, header = light
         stats.rows = len(block.lines)

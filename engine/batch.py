@@ -225,14 +225,20 @@ def _evaluate_block(block: LightBlock, shard: int, settings: Settings) -> BatchR
               if len(group))
     keys = _BlockKeys(shard, block.first_line, len(block.lines))
     cells = block.cells_of(rows.tolist())
+    condensed = block.condensed_cells() if settings.all_results else None
     return _decide_groups(BatchResult(), groups, subjects, block.counties, keys, block.lines, settings,
-                          cells.__getitem__)
+                          cells.__getitem__, condensed)
 
 
 def _decide_groups(result: BatchResult, groups, subjects: list[bytes], county_cells,
-                   keys, raw_lines: list[bytes], settings: Settings, cells_of=None) -> BatchResult:
+                   keys, raw_lines: list[bytes], settings: Settings, cells_of=None,
+                   condensed: list[bytes] | None = None) -> BatchResult:
     """Decide the persons of `groups` (subject and row indexes, in file order), count
-    every other row as passed through, and finish the result."""
+    every other row as passed through, and finish the result.
+
+    `condensed` gives each row's condensed cells already joined, where a columnar
+    reader joined them; otherwise each line is split and joined here.
+    """
     _note_counties(result, county_cells)
     result.subjects = subjects
 
@@ -249,7 +255,7 @@ def _decide_groups(result: BatchResult, groups, subjects: list[bytes], county_ce
     _count_passed(result, keys)
 
     if settings.all_results:
-        _all_results_lines(result, keys, raw_lines, other_p64, evaluated)
+        _all_results_lines(result, keys, raw_lines, other_p64, evaluated, condensed)
     for lines in result.prop64_lines.values():
         lines.sort()
     return result
@@ -305,7 +311,8 @@ def _count_passed(result: BatchResult, keys) -> None:
 
 
 def _all_results_lines(result: BatchResult, keys: list[int], raw_lines: list[bytes],
-                       other_p64: dict[int, bytes], evaluated: dict[int, bytes]) -> None:
+                       other_p64: dict[int, bytes], evaluated: dict[int, bytes],
+                       condensed: list[bytes] | None = None) -> None:
     blank = blank_eligibility(b"")
     for index in range(len(raw_lines)):
         key = keys[index]
@@ -319,7 +326,10 @@ def _all_results_lines(result: BatchResult, keys: list[int], raw_lines: list[byt
             eligibility = blank if not flagged else blank_eligibility(flagged)
         raw = raw_lines[index]
         result.all_lines.append((key, _safe_line(raw) + eligibility))
-        result.condensed_lines.append((key, condensed_line(raw, eligibility)))
+        if condensed is None:
+            result.condensed_lines.append((key, condensed_line(raw, eligibility)))
+        else:
+            result.condensed_lines.append((key, condensed[index] + eligibility))
 
 
 def _safe_line(raw: bytes) -> bytes:

@@ -36,6 +36,10 @@ INTERLEAVED_RUNS = 1.5
 
 _WANTED = layout.DECISION_COLUMNS
 _WANTED_INDEXES = tuple(layout.INDEX[name] for name in _WANTED)
+#: The columns read for a block whose condensed bundle lines are also needed.
+_WANTED_CONDENSED = _WANTED + tuple(name for name in layout.CONDENSED_COLUMNS if name not in _WANTED)
+#: Bytes that make a cell need quotes in CSV output, as in `layout.quote_cell`.
+_SPECIAL = (b'"', b",", b"\n", b"\r")
 _TRIM = layout.TRIM.decode("latin-1")
 
 
@@ -60,7 +64,7 @@ class LightBlock:
         self.counties: list[bytes] = counties
         """The distinct STP_ORI_CNTY_NAME cells of the block."""
         self.table: pa.Table = table
-        """The `layout.DECISION_COLUMNS` of every row."""
+        """The `layout.DECISION_COLUMNS` of every row, and the condensed columns when read."""
 
     def is_interleaved(self) -> bool:
         """Return whether the rows of a subject are spread over the block, as in unsorted input.
@@ -72,6 +76,22 @@ class LightBlock:
         codes = self.subject_codes
         runs = 1 + int(np.count_nonzero(codes[1:] != codes[:-1]))
         return runs > INTERLEAVED_RUNS * len(self.subjects)
+
+    def condensed_cells(self) -> list[bytes]:
+        """Return each row's `layout.CONDENSED_COLUMNS` cells joined as `layout.join_cells` joins them.
+
+        The block must have been read with `condensed=True`. The quoting runs in
+        pyarrow's C++ kernels, column by column, so no Python code touches a cell.
+        """
+        columns = []
+        for name in layout.CONDENSED_COLUMNS:
+            column = self.table[name].combine_chunks()
+            special = pc.match_substring(column, _SPECIAL[0])
+            for character in _SPECIAL[1:]:
+                special = pc.or_(special, pc.match_substring(column, character))
+            quoted = pc.binary_join_element_wise(b'"', pc.replace_substring(column, b'"', b'""'), b'"', b"")
+            columns.append(pc.if_else(special, quoted, column))
+        return pc.binary_join_element_wise(*columns, b",").to_pylist()
 
     def cells_of(self, rows: list[int]) -> dict[int, list]:
         """Return row cells for the given rows, with None in columns not loaded."""
@@ -113,9 +133,11 @@ def _trimmed_and_long_enough(column: pa.ChunkedArray, minimum: int) -> bool:
     return not pc.any(pc.less(pc.utf8_length(text), minimum)).as_py()
 
 
-def light_block(data: bytes, header_allowed: bool) -> tuple[LightBlock, bool] | None:
+def light_block(data: bytes, header_allowed: bool,
+                condensed: bool = False) -> tuple[LightBlock, bool] | None:
     """Read a regular block columnar; return it and whether it began with a header.
 
+    With `condensed`, the columns of `LightBlock.condensed_cells` are read too.
     Returns None when the block is not plainly regular (see the module docstring).
     """
     lines = data.split(b"\n")
@@ -137,6 +159,7 @@ def light_block(data: bytes, header_allowed: bool) -> tuple[LightBlock, bool] | 
     if np.any(ends == starts) or not _quotes_enclose_fields(view, starts, ends):
         return None
 
+    wanted = _WANTED_CONDENSED if condensed else _WANTED
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
@@ -146,8 +169,8 @@ def light_block(data: bytes, header_allowed: bool) -> tuple[LightBlock, bool] | 
             # A row with another field count raises ArrowInvalid. An invalid-row handler
             # would not do: pyarrow decodes the row's text as UTF-8 before calling it.
             parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(include_columns=list(_WANTED),
-                                                 column_types={name: pa.binary() for name in _WANTED}),
+            convert_options=pacsv.ConvertOptions(include_columns=list(wanted),
+                                                 column_types={name: pa.binary() for name in wanted}),
         )
     except pa.ArrowInvalid:
         return None

@@ -63,11 +63,16 @@ def test_header_blank_and_short_lines():
                 max_size=12),
        st.integers(1, 4))
 def test_mutated_rows_read_alike(edits, copies):
+    assert_same(mutated_rows(edits, copies))
+
+
+def mutated_rows(edits, copies: int) -> bytes:
+    """Return `copies` conviction rows with each `(line, position, piece)` edit inserted."""
     lines = [bytearray(conviction_row(CNT_ORDER=b"10100100%d000" % n)) for n in range(copies)]
     for line_number, position, piece in edits:
         line = lines[line_number % len(lines)]
         line[position % (len(line) + 1):position % (len(line) + 1)] = piece
-    assert_same(b"\n".join(bytes(line) for line in lines) + b"\n")
+    return b"\n".join(bytes(line) for line in lines) + b"\n"
 
 
 def test_bare_carriage_return_file_set_aside():
@@ -92,3 +97,42 @@ def test_columnar_short_latin1_row_raises_nothing(monkeypatch):
 
     assert light_block(good + b"\n" + short + b"\n", header_allowed=False) is None
     assert unraisable == []
+
+
+def condensed_by_line(data: bytes) -> list[bytes]:
+    """Join each line's condensed cells as the row-by-row path does."""
+    return [layout.join_cells([layout.split_fields(line)[i] for i in layout.CONDENSED_INDEXES])
+            for line in data.rstrip(b"\n").split(b"\n")]
+
+
+def test_condensed_cells_quote_like_lines():
+    rows = [
+        conviction_row(),
+        conviction_row(PRI_NAME=b"ROE", OFFENSE_DESCR=b"11357 HS").replace(b",11357 HS,", b',"11357 HS",'),
+        conviction_row(PRI_NAME=b"N\xdaNEZ,JOS\xc9", GENDER=b"F", END_OF_REC=b"Z"),
+        conviction_row(PRI_NAME=b"ROE", COMMENT_TEXT=b"SEE 11357, PRIOR"),
+    ]
+    assert rows[1].count(b'"') == 2
+    data = b"\n".join(rows) + b"\n"
+    block, _ = light_block(data, header_allowed=False, condensed=True)
+
+    assert block.condensed_cells() == condensed_by_line(data)
+    assert block.condensed_cells()[1].split(b",")[1:2] == [b"ROE"]
+    assert b'"SEE 11357, PRIOR"' in block.condensed_cells()[3]
+
+
+def test_condensed_cells_of_crlf_lines():
+    data = conviction_row() + b"\r\n" + conviction_row(PRI_NAME=b"ROE") + b"\r\n"
+    block, _ = light_block(data, header_allowed=False, condensed=True)
+    assert block.condensed_cells() == condensed_by_line(data.replace(b"\r\n", b"\n"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 8), st.integers(0, 400), st.sampled_from(PIECES)),
+                max_size=6),
+       st.integers(1, 4))
+def test_mutated_condensed_cells_alike(edits, copies):
+    data = mutated_rows(edits, copies)
+    light = light_block(data, header_allowed=False, condensed=True)
+    if light is not None:
+        assert light[0].condensed_cells() == condensed_by_line(data)
