@@ -3,8 +3,10 @@
 At the start, a run writes an `INCOMPLETE` marker in the output folder and its plan
 (settings, policies, inputs with size, modification time and SHA-256, shards) under
 the parts folder. As each task returns, the client saves its result record beside the
-task's part files; a unit with a saved record is done. The manifest is written last,
-then the marker is removed, then the parts folder. So a folder with `INCOMPLETE`, or
+task's part files; a unit with a saved record is done. A single-county merge deletes
+each shard's bundle parts as it copies them, and the shard's record first, so a resume
+from there decides those shards again. The manifest is written last, then the marker
+is removed, then the parts folder. So a folder with `INCOMPLETE`, or
 without `manifest.json`, never contains results, whatever stopped the run (a signal, a
 failure, or a hard kill that ran no cleanup at all).
 """

@@ -21,6 +21,7 @@ from engine.summary import CountySummary
 from cluster.parts import (
     FILE_MODE, HashingWriter, file_digest, join_parts, make_private_dir, open_private,
 )
+from cluster.lifecycle import DECIDE
 from cluster.parquet_metadata import write_dataset_metadata
 from cluster.plan import InputFile, Shard
 from cluster.tasks import PARTS_FOLDER, UnitResult, county_tag, read_rejected, shard_unit
@@ -155,7 +156,8 @@ def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
                                    ("All_Results_Condensed.csv", "condensed.csv", CONDENSED_HEADER)):
             ordered = [parts / u.unit / part for u in shard_units]
             extra = [parts / u.unit / part for u in regrouped]
-            _join_into(outcome, folder / name, header, ordered, extra)
+            _join_into(outcome, folder / name, header, ordered, extra,
+                       copied=None if extra else _release_part)
 
     _write_decisions_metadata(outcome, units)
     _write_rejected(outcome, files, shards, shard_units)
@@ -208,11 +210,24 @@ def _decided_counties(units: list[UnitResult], settings: Settings) -> list[str]:
 
 
 def _join_into(outcome: RunOutcome, path: Path, header: bytes, ordered: list[Path],
-               regrouped: list[Path]) -> int:
+               regrouped: list[Path], copied=None) -> int:
     with HashingWriter(path) as writer:
-        count = join_parts(writer, header, ordered, regrouped)
+        count = join_parts(writer, header, ordered, regrouped, copied)
     outcome.record_output(path, writer.bytes, writer.sha256.hexdigest())
     return count
+
+
+def _release_part(path: Path) -> None:
+    """Delete a shard's bundle part once it is copied, with the shard's result record.
+
+    The bundle parts are as large as the input. Deleted at once, their pages in the
+    page cache are reused for the next writes and need not reach the disk. Without
+    its record the shard counts as not decided, so a resume decides it again and
+    writes the part anew.
+    """
+    (path.parent / f"{DECIDE}.msgpack").unlink(missing_ok=True)
+    path.unlink()
+    path.with_name(path.name + ".keys.npy").unlink(missing_ok=True)
 
 
 def _write_county(outcome: RunOutcome, county: str, parts: Path, shard_units: list[UnitResult],

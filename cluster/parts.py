@@ -13,7 +13,7 @@ import hashlib
 import heapq
 import os
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import fsspec
 import numpy as np
@@ -135,12 +135,13 @@ class HashingWriter:
 
 
 def join_parts(writer: HashingWriter, header: bytes, ordered: Iterable[Path],
-               regrouped: list[Path]) -> int:
+               regrouped: list[Path], copied: Callable[[Path], None] | None = None) -> int:
     """Write a header and the lines of every part in input order; return the line count.
 
     `ordered` parts (shards, in shard order) are already in input order among
-    themselves, so without regrouped parts they are copied as they are. Regrouped
-    parts are merged in by row key.
+    themselves, so without regrouped parts they are copied as they are, and
+    `copied` is called with each part once it is copied. Regrouped parts are merged
+    in by row key.
     """
     writer.write(header + b"\n")
     count = 0
@@ -150,6 +151,8 @@ def join_parts(writer: HashingWriter, header: bytes, ordered: Iterable[Path],
                 while chunk := handle.read(1 << 20):
                     writer.write(chunk)
                     count += chunk.count(b"\n")
+            if copied is not None:
+                copied(path)
         return count
 
     def chained() -> Iterator[tuple[int, bytes]]:

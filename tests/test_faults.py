@@ -22,6 +22,7 @@ import pytest
 from dask.distributed import Client, LocalCluster
 
 from cluster.cli import EXIT_FAILED, EXIT_USAGE, main
+import cluster.merge as merge_module
 import cluster.run as run_module
 import documents.build as documents_build
 from cluster.errors import TaskError, describe_failure, redact_errors
@@ -32,7 +33,7 @@ from cluster.settings import RunConfig
 from tests.helpers import (
     REPOSITORY, assert_same_outputs, child_environment, cli_command, run_cli, stop_after,
 )
-from tests.sorted_run import COMPUTE_AT, SHARD_SIZE, job
+from tests.sorted_run import COMPUTE_AT, ROWS, SHARD_SIZE, job
 
 @pytest.fixture(scope="module")
 def shuffled_file(sorted_file) -> Path:
@@ -161,6 +162,34 @@ def test_interrupt_during_merge_then_resume(sorted_file, clean_sorted, scheduler
     assert sorted(p.name for p in out.iterdir()) == [".parts", INCOMPLETE_MARKER]
     resume_job(RunConfig(inputs=[], out=str(out), scheduler=scheduler_address, progress=False))
     assert_same_outputs(out, clean_sorted)
+
+
+def test_resume_after_bundle_parts_released(sorted_file, scheduler_address, tmp_path, monkeypatch):
+    clean = tmp_path / "clean"
+    run_job(job([sorted_file], clean, scheduler_address, counties=["FRESNO"]))
+    out = tmp_path / "out"
+    released = []
+    release = merge_module._release_part
+
+    def release_two_then_stop(path):
+        release(path)
+        released.append(path)
+        if len(released) == 2:
+            raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(merge_module, "_release_part", release_two_then_stop)
+    with pytest.raises(Interrupted):
+        run_job(job([sorted_file], out, scheduler_address, counties=["FRESNO"]))
+    monkeypatch.undo()
+
+    assert [path.name for path in released] == ["all.csv", "all.csv"]
+    assert not any(path.exists() for path in released)
+    assert not any((path.parent / "decided.msgpack").exists() for path in released)
+    assert (out / ".parts" / "s000002" / "decided.msgpack").exists()
+    assert sorted(p.name for p in out.iterdir()) == [".parts", INCOMPLETE_MARKER]
+    resume_job(RunConfig(inputs=[], out=str(out), scheduler=scheduler_address, progress=False))
+    assert_same_outputs(out, clean)
+    assert (out / "fresno" / "All_Results.csv").read_bytes().count(b"\n") == ROWS + 1
 
 
 def test_interrupt_during_documents_points_to_documents(sorted_file, scheduler_address, tmp_path,
