@@ -19,7 +19,8 @@ Scenarios:
 Floors, on the same file and the same number of cores: reading the bytes, and
 tokenising every field of every row into strings with pyarrow's multithreaded CSV reader.
 A third floor bounds the outputs: writing as many bytes as the run left in its output
-folder to one new file beside it, with no Python work per byte.
+folder to one new file beside it, with no Python work per byte. Each run's output
+folder is removed once it is measured.
 Peak memory is the largest resident set of each process (client and each worker),
 sampled every 50 ms with psutil.
 """
@@ -145,6 +146,9 @@ def timed_run(arguments: list[str], label: str) -> dict:
     client = peaks.get("client", 0)
     workers = [v for k, v in peaks.items() if k.startswith("worker")]
     written = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
+    # Removed at once, so that every run and every write floor starts with as much
+    # memory free for the page cache as the one before.
+    shutil.rmtree(out)
     return {"wall": wall, "client": client, "worker": max(workers, default=0),
             "largest": max([client] + workers), "written": written}
 
@@ -162,8 +166,9 @@ def floor_read(paths: list[Path]) -> float:
 def floor_write(size: int) -> float:
     """Return the seconds to write `size` bytes to a new file in the runs folder, as a run writes.
 
-    The file is removed afterwards. Like the run, it is not synced, so the figure
-    is what the page cache and the disk together take for that many bytes.
+    The file is removed afterwards. Like the run, it is not synced, and it follows
+    the removal of the run's outputs, so it can reuse their pages of the page cache:
+    the figure is the least time that writing so many bytes takes here.
     """
     block = os.urandom(1 << 20) * 16
     path = RUNS / "write-floor.tmp"
