@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 INCOMPLETE_MARKER = "INCOMPLETE"
 STATE_FILE = "run.msgpack"
 MANIFEST = "manifest.json"
-#: Version of the state file's layout; a resume rejects any other.
-STATE_FORMAT = 1
+#: Version of the layout of the state file and the parts; a resume rejects any other.
+#: 2: line parts are LZ4 frames.
+STATE_FORMAT = 2
 
 #: Stages whose result records are saved: the first pass over a shard, the
 #: second pass over a shard holding split persons, and a bucket of those persons.

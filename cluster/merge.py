@@ -24,7 +24,9 @@ from cluster.parts import (
 from cluster.lifecycle import DECIDE
 from cluster.parquet_metadata import write_dataset_metadata
 from cluster.plan import InputFile, Shard
-from cluster.tasks import PARTS_FOLDER, UnitResult, county_tag, read_rejected, shard_unit
+from cluster.tasks import (
+    ALL_PART, CONDENSED_PART, PARTS_FOLDER, UnitResult, county_tag, read_rejected, shard_unit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +154,8 @@ def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
         _write_county(outcome, county, parts, shard_units, regrouped, settings, policy_sources)
     if settings.all_results and counties:
         folder = out / outcome.county_folders[counties[0]]
-        for name, part, header in (("All_Results.csv", "all.csv", FULL_HEADER),
-                                   ("All_Results_Condensed.csv", "condensed.csv", CONDENSED_HEADER)):
+        for name, part, header in (("All_Results.csv", ALL_PART, FULL_HEADER),
+                                   ("All_Results_Condensed.csv", CONDENSED_PART, CONDENSED_HEADER)):
             ordered = [parts / u.unit / part for u in shard_units]
             extra = [parts / u.unit / part for u in regrouped]
             _join_into(outcome, folder / name, header, ordered, extra,
@@ -220,10 +222,9 @@ def _join_into(outcome: RunOutcome, path: Path, header: bytes, ordered: list[Pat
 def _release_part(path: Path) -> None:
     """Delete a shard's bundle part once it is copied, with the shard's result record.
 
-    The bundle parts are as large as the input. Deleted at once, their pages in the
-    page cache are reused for the next writes and need not reach the disk. Without
-    its record the shard counts as not decided, so a resume decides it again and
-    writes the part anew.
+    Deleted at once, a part frees its pages of the page cache for the next writes,
+    and need not reach the disk. Without its record the shard counts as not
+    decided, so a resume decides it again and writes the part anew.
     """
     (path.parent / f"{DECIDE}.msgpack").unlink(missing_ok=True)
     path.unlink()

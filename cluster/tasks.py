@@ -28,7 +28,9 @@ from engine.scan import PROP64_CHARGE, PROP64_CONVICTION
 from engine.summary import CountySummary
 from cluster import metrics
 from cluster.errors import redact_errors
-from cluster.parts import FILE_MODE, make_private_dir, open_private, write_array, write_atomic, write_lines_part
+from cluster.parts import (
+    FILE_MODE, PART_SUFFIX, make_private_dir, open_private, write_array, write_atomic, write_lines_part,
+)
 from cluster.plan import Shard
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,9 @@ PARTS_FOLDER = ".parts"
 #: The first pass's partial summaries of a shard, kept for the regroup pass's metrics.
 FIRST_PASS_SUMMARIES = "first-pass-summaries.msgpack"
 DECISIONS_FOLDER = "decisions"
+#: The parts of `All_Results.csv` and `All_Results_Condensed.csv` in a unit's folder.
+ALL_PART = f"all.csv{PART_SUFFIX}"
+CONDENSED_PART = f"condensed.csv{PART_SUFFIX}"
 
 
 class UnitResult(msgspec.Struct):
@@ -299,12 +304,12 @@ def _write_unit(unit: str, unit_dir: Path, out_dir: Path, batch: BatchResult,
                 settings: Settings) -> UnitResult:
     result = UnitResult(unit)
     for number, (county, lines) in enumerate(sorted(batch.prop64_lines.items())):
-        name = f"prop64-{number:03d}.csv"
+        name = f"prop64-{number:03d}.csv{PART_SUFFIX}"
         write_lines_part(unit_dir / name, lines)
         result.prop64_parts[county] = name
     if settings.all_results:
-        write_lines_part(unit_dir / "all.csv", batch.all_lines)
-        write_lines_part(unit_dir / "condensed.csv", batch.condensed_lines)
+        write_lines_part(unit_dir / ALL_PART, batch.all_lines)
+        write_lines_part(unit_dir / CONDENSED_PART, batch.condensed_lines)
 
     # Decision parts stay under the parts folder until the merge links them into
     # `decisions/`, so an unfinished run leaves no dataset that looks whole. A second

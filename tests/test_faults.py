@@ -30,6 +30,7 @@ from cluster.interrupt import Interrupted
 from cluster.lifecycle import INCOMPLETE_MARKER
 from cluster.run import resume_job, run_job
 from cluster.settings import RunConfig
+from cluster.tasks import ALL_PART
 from tests.helpers import (
     REPOSITORY, assert_same_outputs, child_environment, cli_command, run_cli, stop_after,
 )
@@ -182,7 +183,7 @@ def test_resume_after_bundle_parts_released(sorted_file, scheduler_address, tmp_
         run_job(job([sorted_file], out, scheduler_address, counties=["FRESNO"]))
     monkeypatch.undo()
 
-    assert [path.name for path in released] == ["all.csv", "all.csv"]
+    assert [path.name for path in released] == [ALL_PART, ALL_PART]
     assert not any(path.exists() for path in released)
     assert not any((path.parent / "decided.msgpack").exists() for path in released)
     assert (out / ".parts" / "s000002" / "decided.msgpack").exists()
