@@ -225,19 +225,18 @@ def _evaluate_block(block: LightBlock, shard: int, settings: Settings) -> BatchR
               if len(group))
     keys = _BlockKeys(shard, block.first_line, len(block.lines))
     cells = block.cells_of(rows.tolist())
-    condensed = block.condensed_cells() if settings.all_results else None
     return _decide_groups(BatchResult(), groups, subjects, block.counties, keys, block.lines, settings,
-                          cells.__getitem__, condensed)
+                          cells.__getitem__, block)
 
 
 def _decide_groups(result: BatchResult, groups, subjects: list[bytes], county_cells,
                    keys, raw_lines: list[bytes], settings: Settings, cells_of=None,
-                   condensed: list[bytes] | None = None) -> BatchResult:
+                   block: LightBlock | None = None) -> BatchResult:
     """Decide the persons of `groups` (subject and row indexes, in file order), count
     every other row as passed through, and finish the result.
 
-    `condensed` gives each row's condensed cells already joined, where a columnar
-    reader joined them; otherwise each line is split and joined here.
+    `block` is the columnar block the rows come from, if any. The bundle lines then
+    take its condensed cells and its rows that could name Prop 64.
     """
     _note_counties(result, county_cells)
     result.subjects = subjects
@@ -255,7 +254,7 @@ def _decide_groups(result: BatchResult, groups, subjects: list[bytes], county_ce
     _count_passed(result, keys)
 
     if settings.all_results:
-        _all_results_lines(result, keys, raw_lines, other_p64, evaluated, condensed)
+        _all_results_lines(result, keys, raw_lines, other_p64, evaluated, block)
     for lines in result.prop64_lines.values():
         lines.sort()
     return result
@@ -312,14 +311,19 @@ def _count_passed(result: BatchResult, keys) -> None:
 
 def _all_results_lines(result: BatchResult, keys: list[int], raw_lines: list[bytes],
                        other_p64: dict[int, bytes], evaluated: dict[int, bytes],
-                       condensed: list[bytes] | None = None) -> None:
+                       block: LightBlock | None = None) -> None:
     blank = blank_eligibility(b"")
+    condensed = named = None
+    if block is not None:
+        condensed = block.condensed_cells()
+        named = set(block.charge_rows.tolist())
     for index in range(len(raw_lines)):
         key = keys[index]
         eligibility = evaluated.get(index)
         if eligibility is None:
             flagged = other_p64.get(index)
-            if flagged is None and names_prop64(raw_lines[index]):
+            could_name = names_prop64(raw_lines[index]) if named is None else index in named
+            if flagged is None and could_name:
                 # A person with nothing to decide can still have a comment to flag.
                 cells = layout.split_fields(raw_lines[index])
                 flagged = possible_other_p64(cells[layout.OFFENSE_DESCR], cells[layout.COMMENT_TEXT])

@@ -89,8 +89,10 @@ class LightBlock:
             special = pc.match_substring(column, _SPECIAL[0])
             for character in _SPECIAL[1:]:
                 special = pc.or_(special, pc.match_substring(column, character))
-            quoted = pc.binary_join_element_wise(b'"', pc.replace_substring(column, b'"', b'""'), b'"', b"")
-            columns.append(pc.if_else(special, quoted, column))
+            if pc.any(special).as_py():
+                quoted = pc.binary_join_element_wise(b'"', pc.replace_substring(column, b'"', b'""'), b'"', b"")
+                column = pc.if_else(special, quoted, column)
+            columns.append(column)
         return pc.binary_join_element_wise(*columns, b",").to_pylist()
 
     def cells_of(self, rows: list[int]) -> dict[int, list]:

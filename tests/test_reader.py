@@ -7,9 +7,11 @@ import sys
 from hypothesis import given, settings, strategies as st
 
 from engine import layout
+from engine.batch import Settings, evaluate_block, evaluate_light
 from engine.columnar import light_block
+from engine.county_rules import DEFAULT_RULES
 from engine.reader import ReadStats, iter_rows, read_block, row_prop64_level, split_lines
-from tests.rows import conviction_row
+from tests.rows import COMPUTE_AT, all_cells, conviction_row, make_row
 
 
 def read_both(data: bytes, header_allowed: bool = True):
@@ -136,3 +138,23 @@ def test_mutated_condensed_cells_alike(edits, copies):
     light = light_block(data, header_allowed=False, condensed=True)
     if light is not None:
         assert light[0].condensed_cells() == condensed_by_line(data)
+
+
+def test_block_bundle_lines_match_rows():
+    rows = [
+        conviction_row(),
+        make_row(SUBJECT_ID=b"200", CNT_ORDER=b"101001001000", STP_ORI_CNTY_NAME=b"SAN JOAQUIN",
+                 OFFENSE_DESCR=b"148 PC-RESIST", COMMENT_TEXT=b"11357(A) HS", DISP_DESCR=b"DISMISSED"),
+        make_row(SUBJECT_ID=b"300", CNT_ORDER=b"101001001000", STP_ORI_CNTY_NAME=b"SAN JOAQUIN",
+                 OFN=b"11357-A", OFFENSE_DESCR=b"148 PC-RESIST", DISP_DESCR=b"CONVICTED"),
+    ]
+    data = b"\n".join(rows) + b"\n"
+    settings = Settings(COMPUTE_AT, DEFAULT_RULES, {}, frozenset({"san-joaquin"}), True)
+    block, _ = light_block(data, header_allowed=False, condensed=True)
+
+    by_block = evaluate_block(block, 0, settings)
+    by_row = evaluate_light(read_block(data, 0, ReadStats(), [], False), settings)
+
+    assert by_block.all_lines == by_row.all_lines
+    assert by_block.condensed_lines == by_row.condensed_lines
+    assert [cells["Possible Other P64 Charges"] for cells in all_cells(by_block)][1:] == [b"11357(A) HS", b""]
