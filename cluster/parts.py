@@ -16,6 +16,7 @@ import errno
 import hashlib
 import heapq
 import os
+from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -97,8 +98,8 @@ def write_lines_part(path: Path, lines: list[tuple[int, bytes]]) -> None:
 
     `path` names the part and ends with `PART_SUFFIX`.
     """
-    keys = np.fromiter((key for key, _ in lines), dtype=np.uint64, count=len(lines))
-    body = b"\n".join(line for _, line in lines)
+    keys = np.fromiter(map(itemgetter(0), lines), dtype=np.uint64, count=len(lines))
+    body = b"\n".join(map(itemgetter(1), lines))
     if lines:
         body += b"\n"
     keys_path = path.with_name(path.name + ".keys.npy")

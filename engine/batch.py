@@ -194,7 +194,8 @@ class _BlockKeys:
         return self.count
 
     def __iter__(self):
-        return (row_key(self.shard, self.first_line + i) for i in range(self.count))
+        start = row_key(self.shard, self.first_line)
+        return iter(range(start, start + self.count))
 
 
 def candidate_level(settings: Settings) -> int:
@@ -313,27 +314,30 @@ def _all_results_lines(result: BatchResult, keys: list[int], raw_lines: list[byt
                        other_p64: dict[int, bytes], evaluated: dict[int, bytes],
                        block: LightBlock | None = None) -> None:
     blank = blank_eligibility(b"")
-    condensed = named = None
-    if block is not None:
-        condensed = block.condensed_cells()
-        named = set(block.charge_rows.tolist())
-    for index in range(len(raw_lines)):
-        key = keys[index]
-        eligibility = evaluated.get(index)
-        if eligibility is None:
-            flagged = other_p64.get(index)
-            could_name = names_prop64(raw_lines[index]) if named is None else index in named
-            if flagged is None and could_name:
-                # A person with nothing to decide can still have a comment to flag.
-                cells = layout.split_fields(raw_lines[index])
-                flagged = possible_other_p64(cells[layout.OFFENSE_DESCR], cells[layout.COMMENT_TEXT])
-            eligibility = blank if not flagged else blank_eligibility(flagged)
-        raw = raw_lines[index]
-        result.all_lines.append((key, _safe_line(raw) + eligibility))
-        if condensed is None:
-            result.condensed_lines.append((key, condensed_line(raw, eligibility)))
-        else:
-            result.condensed_lines.append((key, condensed[index] + eligibility))
+    eligibility = [blank] * len(raw_lines)
+    if block is None:
+        named = [index for index, raw in enumerate(raw_lines) if names_prop64(raw)]
+    else:
+        named = block.charge_rows.tolist()
+    for index in (other_p64.keys() | set(named)) - evaluated.keys():
+        flagged = other_p64.get(index)
+        if flagged is None:
+            # A person with nothing to decide can still have a comment to flag.
+            cells = layout.split_fields(raw_lines[index])
+            flagged = possible_other_p64(cells[layout.OFFENSE_DESCR], cells[layout.COMMENT_TEXT])
+        if flagged:
+            eligibility[index] = blank_eligibility(flagged)
+    for index, decided in evaluated.items():
+        eligibility[index] = decided
+
+    # map and zip loop in C, so Python code runs per row only in _safe_line and condensed_line.
+    key_list = list(keys)
+    result.all_lines.extend(zip(key_list, map(bytes.__add__, map(_safe_line, raw_lines), eligibility)))
+    if block is None:
+        condensed = map(condensed_line, raw_lines, eligibility)
+    else:
+        condensed = map(bytes.__add__, block.condensed_cells(), eligibility)
+    result.condensed_lines.extend(zip(key_list, condensed))
 
 
 def _safe_line(raw: bytes) -> bytes:
