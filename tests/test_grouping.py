@@ -11,6 +11,7 @@ import pytest
 
 from cluster.run import run_job
 from cluster.settings import RunConfig
+from engine import layout
 from engine.generate import write_research_file
 from tests.conftest import read_csv_cells, read_json
 
@@ -110,6 +111,24 @@ def test_person_split_over_two_files(scheduler_address, tmp_path, generated):
     for county in ("alpine", "fresno", "san-joaquin", "yolo"):
         whole = (tmp_path / "whole" / county / "Prop64_Results.csv").read_bytes()
         assert (tmp_path / "split" / county / "Prop64_Results.csv").read_bytes() == whole, county
+
+
+def test_county_bundle_of_person_split_over_files(scheduler_address, tmp_path, generated):
+    header, *rows = generated.read_bytes().splitlines(keepends=True)
+    subjects = [layout.split_fields(row.rstrip(b"\n"))[layout.SUBJECT_ID] for row in rows]
+    # The cut falls inside one person's rows, so the single-county bundle is regrouped.
+    middle = next(i for i in range(len(rows) // 2, len(rows)) if subjects[i - 1] == subjects[i])
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_bytes(header + b"".join(rows[:middle]))
+    second.write_bytes(b"".join(rows[middle:]))
+    run([generated], tmp_path / "whole", scheduler_address, counties=["FRESNO"])
+    run([first, second], tmp_path / "split", scheduler_address, counties=["FRESNO"])
+
+    for name in ("All_Results.csv", "All_Results_Condensed.csv", "Prop64_Results.csv"):
+        whole = (tmp_path / "whole" / "fresno" / name).read_bytes()
+        assert (tmp_path / "split" / "fresno" / name).read_bytes() == whole, name
+    manifest = read_json(tmp_path / "split" / "manifest.json")
+    assert manifest["timingsSeconds"]["regroup"] > 0
 
 
 def test_statewide_equals_single_county(generated, scheduler_address, tmp_path):
