@@ -69,7 +69,9 @@ def light_row(line: bytes) -> tuple[bytes, bytes, int] | None:
             return None
         quoted_field = line.count(b",", 0, opening)
         shift = line.count(b",", opening, closing)
-        if len(parts) - shift != layout.FIELD_COUNT or not _SUBJECT < quoted_field < _CNT_ORDER:
+        # Only a quoted field between SUBJECT_ID and the county leaves every cell read
+        # here at one offset; a quoted county keeps its quotes in `parts`.
+        if len(parts) - shift != layout.FIELD_COUNT or not _SUBJECT < quoted_field < _COUNTY:
             return None
     else:
         return None

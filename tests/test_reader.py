@@ -43,6 +43,25 @@ def test_quoted_name_row_read_fast():
     assert len(block_rows) == 2
 
 
+def test_quoted_county_read_alike():
+    row = conviction_row(PRI_NAME=b"DOE JANE").replace(b",SAN JOAQUIN,", b',"SAN JOAQUIN",')
+    assert row.count(b'"') == 2
+    assert_same(row + b"\n")
+    _, (rows, _, _) = read_both(row + b"\n")
+    assert [county for _, _, _, county, _ in rows] == [b"SAN JOAQUIN"]
+
+
+def test_quoted_field_after_county_read_alike():
+    row = make_row(SUBJECT_ID=b"100", CNT_ORDER=b"101001001000", STP_ORI_CNTY_NAME=b"YOLO",
+                   OFFENSE_DESCR=b"11357 HS", DISP_DESCR=b"CONVICTED")
+    cells = layout.split_fields(row)
+    cells[layout.STP_ORI_CNTY_NAME + 1] = b"A,B"
+    line = layout.join_cells(cells)
+    assert_same(line + b"\n")
+    _, (rows, _, _) = read_both(line + b"\n")
+    assert [county for _, _, _, county, _ in rows] == [b"YOLO"]
+
+
 def test_carriage_return_inside_odd_line():
     odd = conviction_row().replace(b'"DOE,JANE Q"', b'"DOE,JANE Q"X\rY')
     assert_same(odd + b"\n")
