@@ -128,6 +128,8 @@ def describe_failure(error: Exception, out: str | None = None, debug: bool = Fal
         return ("workers died while running the same task several times, most often because "
                 "they ran out of memory; lower --shard-size or give each worker more memory"
                 f"{hint}")
+    if type(error).__name__ == "DamagedPartError":
+        return f"{error}; finish the run with `clearance run --resume {out}`" if resume else str(error)
     if type(error).__name__ == "AccountError":
         return f"{error}; this is a fault in Clearance, please report it"
     advice = "" if debug else " (rerun with --debug for the traceback)"

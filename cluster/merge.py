@@ -8,7 +8,8 @@ import json
 import logging
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import msgspec
@@ -20,9 +21,9 @@ from engine.naming import county_folder
 from engine.rules import RulePolicy, policy_document, policy_sha256
 from engine.summary import CountySummary
 from cluster.parts import (
-    FILE_MODE, HashingWriter, file_digest, join_parts, make_private_dir, open_private,
+    FILE_MODE, DamagedPartError, HashingWriter, file_digest, join_parts, make_private_dir, open_private,
 )
-from cluster.lifecycle import DECIDE
+from cluster.lifecycle import BUCKET, DECIDE, REGROUP
 from cluster.parquet_metadata import write_dataset_metadata
 from cluster.plan import InputFile, Shard
 from cluster.tasks import (
@@ -151,10 +152,17 @@ def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
         if unit.statewide is not None:
             outcome.statewide.merge(unit.statewide)
 
-    for county in counties:
-        _write_county(outcome, county, parts, shard_units, regrouped, settings, policy_sources)
-    if settings.all_results and counties:
-        _join_bundle(outcome, out / outcome.county_folders[counties[0]], parts, shard_units, regrouped)
+    try:
+        for county in counties:
+            _write_county(outcome, county, parts, shard_units, regrouped, settings, policy_sources)
+        if settings.all_results and counties:
+            _join_bundle(outcome, out / outcome.county_folders[counties[0]], parts, shard_units,
+                         regrouped)
+    except DamagedPartError as error:
+        # Without its records the unit counts as not done, so a resume writes its parts anew.
+        for stage in (DECIDE, REGROUP, BUCKET):
+            (error.path.parent / f"{stage}.msgpack").unlink(missing_ok=True)
+        raise
 
     _write_decisions_metadata(outcome, units)
     _write_rejected(outcome, files, shards, shard_units)
@@ -226,16 +234,39 @@ def _join_bundle(outcome: RunOutcome, folder: Path, parts: Path, shard_units: li
     Unpacking, hashing and writing release the GIL, so the two joins run on two
     cores. Outputs are recorded in a fixed order once both are written.
     """
+    stop = threading.Event()
+
+    def copied(path: Path) -> None:
+        # After an interrupt or a failure of the other join, a join stops at the next
+        # part boundary, and releases no part it has not copied.
+        if stop.is_set():
+            raise _JoinStopped
+        _release_part(path)
+
     jobs = []
     for name, part, header in (("All_Results.csv", ALL_PART, FULL_HEADER),
                                ("All_Results_Condensed.csv", CONDENSED_PART, CONDENSED_HEADER)):
         ordered = [parts / u.unit / part for u in shard_units]
         extra = [parts / u.unit / part for u in regrouped]
-        jobs.append((folder / name, header, ordered, extra, None if extra else _release_part))
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        writers = list(pool.map(lambda job: _join(*job), jobs))
-    for job, writer in zip(jobs, writers):
+        jobs.append((folder / name, header, ordered, extra, None if extra else copied))
+    pool = ThreadPoolExecutor(max_workers=len(jobs))
+    futures = [pool.submit(_join, *job) for job in jobs]
+    try:
+        # In the order they end, so that the first failure stops the other join at once.
+        for future in as_completed(futures):
+            future.result()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    for job, future in zip(jobs, futures):
+        writer = future.result()
         outcome.record_output(job[0], writer.bytes, writer.sha256.hexdigest())
+
+
+class _JoinStopped(Exception):
+    """A bundle join stopped because the merge is being abandoned."""
 
 
 def _release_part(path: Path) -> None:

@@ -110,11 +110,31 @@ def write_lines_part(path: Path, lines: list[tuple[int, bytes]]) -> None:
     write_atomic(path, pa.compress(body, codec=PART_CODEC, asbytes=True))
 
 
+class DamagedPartError(RuntimeError):
+    """A part file exists but cannot be unpacked; `path` names it."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"part file {path} cannot be read ({reason}); the run decides its unit "
+                         "again when it is resumed")
+        self.path = path
+
+
 def part_chunks(path: Path) -> Iterator[bytes]:
-    """Yield the uncompressed bytes of a lines part, in chunks."""
-    with pa.input_stream(str(path), compression=PART_CODEC) as stream:
-        while chunk := stream.read(CHUNK):
-            yield chunk
+    """Yield the uncompressed bytes of a lines part, in chunks.
+
+    Raises DamagedPartError when the file is not whole LZ4 frames. Even a part of no
+    lines contains one frame, so an empty file is damaged too.
+    """
+    if os.stat(path).st_size == 0:
+        raise DamagedPartError(path, "the file is empty")
+    try:
+        with pa.input_stream(str(path), compression=PART_CODEC) as stream:
+            while chunk := stream.read(CHUNK):
+                yield chunk
+    except FileNotFoundError:
+        raise
+    except (OSError, pa.ArrowInvalid) as error:
+        raise DamagedPartError(path, str(error)) from None
 
 
 def read_part(path: Path) -> bytes:

@@ -165,9 +165,16 @@ def test_interrupt_during_merge_then_resume(sorted_file, clean_sorted, scheduler
     assert_same_outputs(out, clean_sorted)
 
 
-def test_resume_after_bundle_parts_released(sorted_file, scheduler_address, tmp_path, monkeypatch):
-    clean = tmp_path / "clean"
-    run_job(job([sorted_file], clean, scheduler_address, counties=["FRESNO"]))
+@pytest.fixture(scope="module")
+def clean_fresno(sorted_file, scheduler_address, tmp_path_factory) -> Path:
+    """A clean single-county run of the sorted file, whose merge releases parts."""
+    out = tmp_path_factory.mktemp("clean") / "fresno"
+    run_job(job([sorted_file], out, scheduler_address, counties=["FRESNO"]))
+    return out
+
+
+def test_resume_after_bundle_parts_released(sorted_file, clean_fresno, scheduler_address, tmp_path,
+                                            monkeypatch):
     out = tmp_path / "out"
     released = []
     release = merge_module._release_part
@@ -188,8 +195,64 @@ def test_resume_after_bundle_parts_released(sorted_file, scheduler_address, tmp_
     assert not any((path.parent / "decided.msgpack").exists() for path in released)
     assert sorted(p.name for p in out.iterdir()) == [".parts", INCOMPLETE_MARKER]
     resume_job(RunConfig(inputs=[], out=str(out), scheduler=scheduler_address, progress=False))
-    assert_same_outputs(out, clean)
+    assert_same_outputs(out, clean_fresno)
     assert (out / "fresno" / "All_Results.csv").read_bytes().count(b"\n") == ROWS + 1
+
+
+def test_failed_join_stops_the_other(sorted_file, clean_fresno, scheduler_address, tmp_path,
+                                     monkeypatch):
+    out = tmp_path / "out"
+    released = []
+    release = merge_module._release_part
+
+    def fail_condensed_slow_full(path):
+        if path.name == CONDENSED_PART:
+            raise Interrupted(signal.SIGINT)
+        # By the time this returns, the failure of the condensed join has been seen.
+        time.sleep(0.5)
+        release(path)
+        released.append(path)
+
+    monkeypatch.setattr(merge_module, "_release_part", fail_condensed_slow_full)
+    with pytest.raises(Interrupted):
+        run_job(job([sorted_file], out, scheduler_address, counties=["FRESNO"]))
+    monkeypatch.undo()
+
+    assert [path.parent.name for path in released] == ["s000000"]
+    assert (out / ".parts" / "s000001" / "decided.msgpack").exists()
+    assert (out / ".parts" / "s000001" / ALL_PART).exists()
+    resume_job(RunConfig(inputs=[], out=str(out), scheduler=scheduler_address, progress=False))
+    assert_same_outputs(out, clean_fresno)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "overwritten"])
+def test_damaged_part_decided_again(sorted_file, clean_fresno, scheduler_address, tmp_path,
+                                    monkeypatch, capsys, damage):
+    out = tmp_path / "out"
+    merge = run_module.merge_outputs
+
+    def damage_then_merge(*args, **kwargs):
+        part = out / ".parts" / "s000003" / ALL_PART
+        data = part.read_bytes()
+        if damage == "truncated":
+            part.write_bytes(data[: len(data) // 2])
+        else:
+            part.write_bytes(data[:20] + b"\xff" * (len(data) - 20))
+        return merge(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "merge_outputs", damage_then_merge)
+    code = main(["run", str(sorted_file), "--out", str(out), "--county", "FRESNO",
+                 "--scheduler", scheduler_address, "--shard-size", str(SHARD_SIZE),
+                 "--compute-at", COMPUTE_AT.isoformat(), "--no-progress"])
+    monkeypatch.undo()
+
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == EXIT_FAILED
+    assert f"part file {out / '.parts' / 's000003' / ALL_PART} cannot be read" in message
+    assert f"clearance run --resume {out}" in message
+    assert not (out / ".parts" / "s000003" / "decided.msgpack").exists()
+    resume_job(RunConfig(inputs=[], out=str(out), scheduler=scheduler_address, progress=False))
+    assert_same_outputs(out, clean_fresno)
 
 
 def test_interrupt_during_documents_points_to_documents(sorted_file, scheduler_address, tmp_path,

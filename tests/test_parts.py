@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cluster import parts
-from cluster.parts import read_keyed_lines, read_part, write_lines_part
+from cluster.parts import DamagedPartError, read_keyed_lines, read_part, write_lines_part
 
 
 def test_keyed_lines_round_trip(tmp_path):
@@ -38,3 +40,24 @@ def test_lines_across_chunk_bounds(tmp_path, monkeypatch):
     write_lines_part(path, lines)
 
     assert list(read_keyed_lines(path)) == [(key, line + b"\n") for key, line in lines]
+
+
+@pytest.mark.parametrize("damage", [
+    lambda data: data[: len(data) // 2],
+    lambda data: data[:8] + b"\xff" * (len(data) - 8),
+    lambda data: b"",
+], ids=["truncated", "overwritten", "emptied"])
+def test_damaged_part_named(tmp_path, damage):
+    path = tmp_path / "all.csv.lz4"
+    write_lines_part(path, [(key, b"row,%d" % key) for key in range(5000)])
+    path.write_bytes(damage(path.read_bytes()))
+
+    with pytest.raises(DamagedPartError) as raised:
+        read_part(path)
+    assert raised.value.path == path
+    assert str(path) in str(raised.value)
+
+
+def test_missing_part_not_damaged(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_part(tmp_path / "all.csv.lz4")
