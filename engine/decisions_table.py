@@ -27,8 +27,13 @@ def to_frame(records: list[DecisionRecord]) -> pd.DataFrame:
 
 def write_part(path: Path, records: list[DecisionRecord], open_with=open) -> None:
     """Write decision records as one Parquet file with fastparquet; `open_with` opens the file."""
-    fastparquet.write(str(path), to_frame(records), compression="SNAPPY", write_index=False,
-                      stats=False, open_with=open_with)
+    write_frame(path, to_frame(records), open_with)
+
+
+def write_frame(path: Path, frame: pd.DataFrame, open_with=open) -> None:
+    """Write a frame of `to_frame`, or a slice of one, as one Parquet file with fastparquet."""
+    fastparquet.write(str(path), frame.reset_index(drop=True), compression="SNAPPY",
+                      write_index=False, stats=False, open_with=open_with)
 
 
 def read_subject(dataset: Path, subject: str) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pytest
 
 from cluster.parquet_metadata import write_dataset_metadata
 from engine.batch import DecisionRecord
-from engine.decisions_table import write_part
+from engine.decisions_table import to_frame, write_frame, write_part
 
 
 def record(number: int) -> DecisionRecord:
@@ -77,3 +77,13 @@ def test_memory_per_part_small(tmp_path):
         tracemalloc.stop()
     # fastparquet's merge keeps about 60 KiB per part; this keeps the encoded row group.
     assert peak / len(parts) < 8 * 1024
+
+
+def test_frame_slice_writes_same_part(tmp_path):
+    records = [record(number) for number in range(7)]
+    records[3] = records[3]._replace(birth_date=None, disposition_date=None)
+    write_part(tmp_path / "records.parquet", records[2:5])
+    write_frame(tmp_path / "slice.parquet", to_frame(records).iloc[2:5])
+
+    assert (tmp_path / "slice.parquet").read_bytes() == (tmp_path / "records.parquet").read_bytes()
+    assert len(fastparquet.ParquetFile(str(tmp_path / "slice.parquet")).to_pandas()) == 3
