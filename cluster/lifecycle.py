@@ -209,7 +209,7 @@ class RunRecords:
         self.parts = out / PARTS_FOLDER
 
     def save(self, stage: str, result: UnitResult) -> None:
-        write_atomic(self.parts / result.unit / f"{stage}.msgpack", msgspec.msgpack.encode(result))
+        write_atomic(record_path(self.parts / result.unit, stage), msgspec.msgpack.encode(result))
 
     def load(self, stage: str) -> dict[str, UnitResult]:
         records = {}
@@ -225,6 +225,17 @@ class RunRecords:
     def discard(self, stage: str) -> None:
         for path in self.parts.glob(f"*/{stage}.msgpack"):
             path.unlink()
+
+
+def record_path(unit_dir: Path, stage: str) -> Path:
+    """Return the path of the result record of one stage of a unit."""
+    return unit_dir / f"{stage}.msgpack"
+
+
+def forget_unit(unit_dir: Path, stages: tuple[str, ...] = (DECIDE, REGROUP, BUCKET)) -> None:
+    """Delete a unit's result records of these stages, so that a resume runs it again."""
+    for stage in stages:
+        record_path(unit_dir, stage).unlink(missing_ok=True)
 
 
 def clear_partial_outputs(out: Path) -> None:

@@ -23,7 +23,7 @@ from engine.summary import CountySummary
 from cluster.parts import (
     FILE_MODE, DamagedPartError, HashingWriter, file_digest, join_parts, make_private_dir, open_private,
 )
-from cluster.lifecycle import BUCKET, DECIDE, REGROUP
+from cluster.lifecycle import DECIDE, forget_unit
 from cluster.parquet_metadata import write_dataset_metadata
 from cluster.plan import InputFile, Shard
 from cluster.tasks import (
@@ -160,8 +160,7 @@ def merge_outputs(out: Path, files: list[InputFile], shards: list[Shard],
                          regrouped)
     except DamagedPartError as error:
         # Without its records the unit counts as not done, so a resume writes its parts anew.
-        for stage in (DECIDE, REGROUP, BUCKET):
-            (error.path.parent / f"{stage}.msgpack").unlink(missing_ok=True)
+        forget_unit(error.path.parent)
         raise
 
     _write_decisions_metadata(outcome, units)
@@ -276,7 +275,7 @@ def _release_part(path: Path) -> None:
     and need not reach the disk. Without its record the shard counts as not
     decided, so a resume decides it again and writes the part anew.
     """
-    (path.parent / f"{DECIDE}.msgpack").unlink(missing_ok=True)
+    forget_unit(path.parent, (DECIDE,))
     path.unlink()
     path.with_name(path.name + ".keys.npy").unlink(missing_ok=True)
 

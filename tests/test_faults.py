@@ -173,22 +173,35 @@ def clean_fresno(sorted_file, scheduler_address, tmp_path_factory) -> Path:
     return out
 
 
-def test_resume_after_bundle_parts_released(sorted_file, clean_fresno, scheduler_address, tmp_path,
-                                            monkeypatch):
-    out = tmp_path / "out"
+def interrupted_merge(sorted_file, out, scheduler_address, monkeypatch, before_release) -> list[Path]:
+    """Run the single-county job, calling `before_release(path, released)` before each
+    bundle part is released, and return the parts released.
+
+    `before_release` stops the merge by raising `Interrupted`, which the run must pass on.
+    """
     released = []
     release = merge_module._release_part
 
-    def release_two_then_stop(path):
+    def release_unless_stopped(path):
+        before_release(path, released)
         release(path)
         released.append(path)
-        if len(released) == 2:
-            raise Interrupted(signal.SIGTERM)
 
-    monkeypatch.setattr(merge_module, "_release_part", release_two_then_stop)
+    monkeypatch.setattr(merge_module, "_release_part", release_unless_stopped)
     with pytest.raises(Interrupted):
         run_job(job([sorted_file], out, scheduler_address, counties=["FRESNO"]))
     monkeypatch.undo()
+    return released
+
+
+def test_resume_after_bundle_parts_released(sorted_file, clean_fresno, scheduler_address, tmp_path,
+                                            monkeypatch):
+    def stop_after_two(path, released):
+        if len(released) == 2:
+            raise Interrupted(signal.SIGTERM)
+
+    out = tmp_path / "out"
+    released = interrupted_merge(sorted_file, out, scheduler_address, monkeypatch, stop_after_two)
 
     assert {path.name for path in released} <= {ALL_PART, CONDENSED_PART}
     assert not any(path.exists() for path in released)
@@ -201,22 +214,15 @@ def test_resume_after_bundle_parts_released(sorted_file, clean_fresno, scheduler
 
 def test_failed_join_stops_the_other(sorted_file, clean_fresno, scheduler_address, tmp_path,
                                      monkeypatch):
-    out = tmp_path / "out"
-    released = []
-    release = merge_module._release_part
-
-    def fail_condensed_slow_full(path):
+    def fail_condensed_slow_full(path, released):
         if path.name == CONDENSED_PART:
             raise Interrupted(signal.SIGINT)
         # By the time this returns, the failure of the condensed join has been seen.
         time.sleep(0.5)
-        release(path)
-        released.append(path)
 
-    monkeypatch.setattr(merge_module, "_release_part", fail_condensed_slow_full)
-    with pytest.raises(Interrupted):
-        run_job(job([sorted_file], out, scheduler_address, counties=["FRESNO"]))
-    monkeypatch.undo()
+    out = tmp_path / "out"
+    released = interrupted_merge(sorted_file, out, scheduler_address, monkeypatch,
+                                 fail_condensed_slow_full)
 
     assert [path.parent.name for path in released] == ["s000000"]
     assert (out / ".parts" / "s000001" / "decided.msgpack").exists()
