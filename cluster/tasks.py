@@ -316,8 +316,8 @@ def _write_unit(unit: str, unit_dir: Path, out_dir: Path, batch: BatchResult,
     # pass over the unit replaces the parts of the first.
     shutil.rmtree(unit_dir / DECISIONS_FOLDER, ignore_errors=True)
     counties = [(county, records) for county, records in sorted(batch.decisions.items()) if records]
-    # One frame for the unit, sliced per county: building a frame costs about 2 ms
-    # whatever its size, and a statewide shard has a part for each of 58 counties.
+    # One frame for the unit, sliced per county: building a frame costs about 2 ms even
+    # for a few rows, and a statewide shard has a part for each of 58 counties.
     frame = to_frame([record for _, records in counties for record in records]) if counties else None
     start = 0
     for county, records in counties:

@@ -36,8 +36,8 @@ INTERLEAVED_RUNS = 1.5
 
 _WANTED = layout.DECISION_COLUMNS
 _WANTED_INDEXES = tuple(layout.INDEX[name] for name in _WANTED)
-#: The columns read for a block whose condensed bundle lines are also needed.
-_WANTED_CONDENSED = _WANTED + tuple(name for name in layout.CONDENSED_COLUMNS if name not in _WANTED)
+#: The columns read for a block whose condensed bundle lines are also built.
+_READ_WITH_CONDENSED = _WANTED + tuple(name for name in layout.CONDENSED_COLUMNS if name not in _WANTED)
 #: Bytes that make a cell need quotes in CSV output, as in `layout.quote_cell`.
 _SPECIAL = (b'"', b",", b"\n", b"\r")
 _TRIM = layout.TRIM.decode("latin-1")
@@ -161,7 +161,7 @@ def light_block(data: bytes, header_allowed: bool,
     if np.any(ends == starts) or not _quotes_enclose_fields(view, starts, ends):
         return None
 
-    wanted = _WANTED_CONDENSED if condensed else _WANTED
+    read_columns = _READ_WITH_CONDENSED if condensed else _WANTED
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
@@ -171,8 +171,8 @@ def light_block(data: bytes, header_allowed: bool,
             # A row with another field count raises ArrowInvalid. An invalid-row handler
             # would not do: pyarrow decodes the row's text as UTF-8 before calling it.
             parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(include_columns=list(wanted),
-                                                 column_types={name: pa.binary() for name in wanted}),
+            convert_options=pacsv.ConvertOptions(include_columns=list(read_columns),
+                                                 column_types={name: pa.binary() for name in read_columns}),
         )
     except pa.ArrowInvalid:
         return None

@@ -70,7 +70,7 @@ def light_row(line: bytes) -> tuple[bytes, bytes, int] | None:
         quoted_field = line.count(b",", 0, opening)
         shift = line.count(b",", opening, closing)
         # Only a quoted field between SUBJECT_ID and the county leaves every cell read
-        # here at one offset; a quoted county keeps its quotes in `parts`.
+        # here at one offset. A quoted county would keep its quotes in `parts`.
         if len(parts) - shift != layout.FIELD_COUNT or not _SUBJECT < quoted_field < _COUNTY:
             return None
     else:

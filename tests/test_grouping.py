@@ -113,7 +113,7 @@ def test_person_split_over_two_files(scheduler_address, tmp_path, generated):
         assert (tmp_path / "split" / county / "Prop64_Results.csv").read_bytes() == whole, county
 
 
-def test_county_bundle_of_person_split_over_files(scheduler_address, tmp_path, generated):
+def test_split_person_county_bundle(scheduler_address, tmp_path, generated):
     header, *rows = generated.read_bytes().splitlines(keepends=True)
     subjects = [layout.split_fields(row.rstrip(b"\n"))[layout.SUBJECT_ID] for row in rows]
     # The cut falls inside one person's rows, so the single-county bundle is regrouped.
