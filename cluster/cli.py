@@ -233,13 +233,14 @@ def _run_folder(args) -> str | None:
 
 
 def _report_interrupt(args, stop: KeyboardInterrupt) -> None:
+    from cluster.errors import resume_command
     from cluster.lifecycle import is_finished, is_resumable
 
     name = stop.name if isinstance(stop, Interrupted) else "SIGINT"
     folder = _run_folder(args)
     if folder and is_resumable(folder):
         print(f"clearance: interrupted by {name}; {folder} is unfinished and contains no results; "
-              f"finish it with `clearance run --resume {folder}`", file=sys.stderr)
+              f"finish it with `{resume_command(folder)}`", file=sys.stderr)
     elif folder and is_finished(folder):
         # Only --documents runs after the manifest is written.
         print(f"clearance: interrupted by {name} while the documents were written; the run in "

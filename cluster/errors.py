@@ -12,10 +12,21 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import sys
 import traceback
 from pathlib import Path
 
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def resume_command(out) -> str:
+    """Return the command that finishes the unfinished run in `out`.
+
+    The program is named as it was started (`.venv/bin/clearance` after `make`), so
+    the command runs as printed; started any other way, it is `clearance`.
+    """
+    program = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "clearance" else "clearance"
+    return f"{program} run --resume {out}"
 
 
 class TaskError(RuntimeError):
@@ -85,7 +96,7 @@ def describe_os_error(error: OSError, out: str | None = None) -> str:
         # number; their text names addresses, not data.
         return f"{type(error).__name__}: {error}"
     where = error.filename if error.filename is not None else "an unnamed file"
-    resume = f"; then finish the run with `clearance run --resume {out}`" if out else ""
+    resume = f"; then finish the run with `{resume_command(out)}`" if out else ""
     if error.errno == errno.ENOSPC:
         return f"no space left on the device while writing {where}; free space there{resume}"
     if error.errno == errno.EDQUOT:
@@ -113,7 +124,7 @@ def describe_failure(error: Exception, out: str | None = None, debug: bool = Fal
     from cluster.settings import ConfigError
 
     resume = out if out is not None and is_resumable(out) else None
-    hint = f"; finish the run with `clearance run --resume {out}` once that is fixed" if resume else ""
+    hint = f"; finish the run with `{resume_command(out)}` once that is fixed" if resume else ""
     if type(error).__name__ == "SchedulerUnreachable":
         return f"{error}{hint}"
     if isinstance(error, ConfigError):
@@ -129,7 +140,7 @@ def describe_failure(error: Exception, out: str | None = None, debug: bool = Fal
                 "they ran out of memory; lower --shard-size or give each worker more memory"
                 f"{hint}")
     if type(error).__name__ == "DamagedPartError":
-        return f"{error}; finish the run with `clearance run --resume {out}`" if resume else str(error)
+        return f"{error}; finish the run with `{resume_command(out)}`" if resume else str(error)
     if type(error).__name__ == "AccountError":
         return f"{error}; this is a fault in Clearance, please report it"
     advice = "" if debug else " (rerun with --debug for the traceback)"

@@ -24,7 +24,7 @@ import msgspec
 
 from engine import __version__
 from engine.batch import Settings
-from cluster.errors import InputChangedError
+from cluster.errors import InputChangedError, resume_command
 from cluster.parts import write_atomic
 from cluster.plan import InputFile, Shard
 from cluster.settings import ConfigError
@@ -47,7 +47,7 @@ _MARKER_TEXT = """\
 This folder contains a Clearance run that has not finished. Its files are not results.
 Finish the run with:
 
-    clearance run --resume {out}
+    {command}
 
 or delete the folder. The run writes manifest.json and removes this file only when
 every output is whole.
@@ -132,7 +132,7 @@ def record_inputs(files: list[InputFile]) -> list[InputRecord]:
 def mark_unfinished(out: Path) -> None:
     """Write the marker that flags the output folder as containing no results yet."""
     (out / INCOMPLETE_MARKER).unlink(missing_ok=True)
-    write_atomic(out / INCOMPLETE_MARKER, _MARKER_TEXT.format(out=out).encode("utf-8"))
+    write_atomic(out / INCOMPLETE_MARKER, _MARKER_TEXT.format(command=resume_command(out)).encode("utf-8"))
 
 
 def start_run(out: Path, run_id: str, settings: Settings, policy_sources: dict[str, str],

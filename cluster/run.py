@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from engine.batch import Settings
 from cluster import lifecycle
+from cluster.errors import resume_command
 from cluster.interrupt import sigint_ignored_in_children
 from cluster.logs import TaskLogging
 from cluster.lifecycle import BUCKET, DECIDE, REGROUP, RunRecords, RunState
@@ -80,7 +81,7 @@ def prepare_output(out: Path, overwrite: bool, inputs: list[str] = ()) -> None:
                               "choose an empty or new folder")
         if not overwrite and (out / lifecycle.INCOMPLETE_MARKER).exists():
             raise ConfigError(f"output folder {out} contains an unfinished run; finish it with "
-                              f"`clearance run --resume {out}`, or pass --overwrite to replace it")
+                              f"`{resume_command(out)}`, or pass --overwrite to replace it")
         if not overwrite:
             raise ConfigError(f"output folder {out} contains an earlier run; pass --overwrite "
                               "to replace it or choose another folder")

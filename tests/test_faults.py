@@ -12,6 +12,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -25,7 +26,7 @@ from cluster.cli import EXIT_FAILED, EXIT_USAGE, main
 import cluster.merge as merge_module
 import cluster.run as run_module
 import documents.build as documents_build
-from cluster.errors import TaskError, describe_failure, redact_errors
+from cluster.errors import TaskError, describe_failure, redact_errors, resume_command
 from cluster.interrupt import Interrupted
 from cluster.lifecycle import INCOMPLETE_MARKER
 from cluster.run import resume_job, run_job
@@ -481,3 +482,13 @@ def test_task_os_error_without_number_redacted():
     with pytest.raises(TaskError) as caught:
         read(1)
     assert "PERSON-VALUE-4471" not in str(caught.value)
+
+
+@pytest.mark.parametrize("program, expected", [
+    (".venv/bin/clearance", ".venv/bin/clearance run --resume out"),
+    ("/usr/local/bin/clearance", "/usr/local/bin/clearance run --resume out"),
+    ("/srv/clearance/cluster/cli.py", "clearance run --resume out"),
+], ids=["venv-script", "installed-script", "python-module"])
+def test_resume_command_names_program(monkeypatch, program, expected):
+    monkeypatch.setattr(sys, "argv", [program, "run"])
+    assert resume_command("out") == expected
