@@ -23,7 +23,7 @@ def resume_command(out) -> str:
     """Return the command that finishes the unfinished run in `out`.
 
     The program is named as it was started (`.venv/bin/clearance` after `make`), so
-    the command runs as printed; started any other way, it is `clearance`.
+    the command runs as printed. Started any other way, the program is `clearance`.
     """
     program = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "clearance" else "clearance"
     return f"{program} run --resume {out}"
