@@ -309,7 +309,8 @@ def _piece_size(path: Path) -> int | None:
 
 def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, float],
              started: float, run_metrics: RunMetrics) -> RunOutcome:
-    """Decide every unit without a saved result, merge, and write the manifest.
+    """Decide every unit without a saved result while a thread hashes the inputs, merge,
+    and write the manifest.
 
     Whatever stops it (a signal, a failure), the output folder is left marked
     unfinished, with partial outputs removed and the parts kept for a resume.
@@ -318,6 +319,8 @@ def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, f
     # Task keys differ between sessions, so a resume on a long-lived scheduler never
     # meets the released keys of the run it continues.
     session = f"{state.run_id}-{uuid.uuid4().hex[:6]}"
+    hasher = lifecycle.InputHasher(out, state)
+    hasher.start()
     try:
         with open_client(config) as client:
             register_worker_metrics(client)
@@ -325,6 +328,7 @@ def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, f
                               config.progress, timings, records, run_metrics, state.run_id)
 
         phase = time.perf_counter()
+        hasher.finish()
         lifecycle.check_unchanged(state, hash_again=False)
         outcome = merge_outputs(out, state.files, state.shards, results, state.settings,
                                 state.policy_sources, state.run_id, timings, state.digests())
@@ -332,6 +336,7 @@ def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, f
         timings["total"] = time.perf_counter() - started
         outcome.write_manifest(timings)
     except BaseException:
+        hasher.stop()
         lifecycle.abandon(out)
         raise
     lifecycle.finish(out)

@@ -4,6 +4,7 @@ an unreadable input, an output folder that is not writable, a scheduler that is 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import random
 import re
@@ -17,8 +18,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import dask
+import msgspec
 import pytest
 from dask.distributed import Client, LocalCluster
 
@@ -26,14 +29,14 @@ from cluster.cli import EXIT_FAILED, EXIT_USAGE, main
 import cluster.merge as merge_module
 import cluster.run as run_module
 import documents.build as documents_build
-from cluster.errors import TaskError, describe_failure, redact_errors, resume_command
+from cluster.errors import InputChangedError, TaskError, describe_failure, redact_errors, resume_command
 from cluster.interrupt import Interrupted
-from cluster.lifecycle import INCOMPLETE_MARKER
+from cluster.lifecycle import INCOMPLETE_MARKER, STATE_FILE, InputHasher, InputRecord, RunState
 from cluster.run import resume_job, run_job
 from cluster.settings import RunConfig
 from cluster.tasks import ALL_PART, CONDENSED_PART
 from tests.helpers import (
-    REPOSITORY, assert_same_outputs, child_environment, cli_command, run_cli, stop_after,
+    REPOSITORY, assert_same_outputs, child_environment, cli_command, read_manifest, run_cli, stop_after,
 )
 from tests.sorted_run import COMPUTE_AT, ROWS, SHARD_SIZE, job
 
@@ -292,6 +295,48 @@ def test_resume_rejects_changed_input(sorted_file, tmp_path):
     code = main(["run", "--resume", str(out), "--no-progress"])
     assert code == EXIT_USAGE
     assert (out / INCOMPLETE_MARKER).exists()
+
+
+def test_resume_before_input_hashed(sorted_file, clean_sorted, scheduler_address, tmp_path):
+    out = tmp_path / "out"
+    stopped = interrupt_run(sorted_file, out, signal.SIGTERM, whole_group=False)
+    assert stopped.returncode == 128 + signal.SIGTERM
+    state_path = out / ".parts" / STATE_FILE
+    saved = msgspec.msgpack.decode(state_path.read_bytes(), type=RunState)
+    expected = hashlib.sha256(sorted_file.read_bytes()).hexdigest()
+    assert saved.inputs[0].sha256 == expected
+
+    # As if the run had stopped before the hashing thread finished.
+    saved.inputs = [msgspec.structs.replace(saved.inputs[0], sha256=None)]
+    state_path.write_bytes(msgspec.msgpack.encode(saved))
+
+    resumed = run_cli("run", "--resume", str(out), "--scheduler", scheduler_address, "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (f"input {sorted_file} was not hashed before the run stopped, so only its size and "
+            "modification time are compared") in resumed.stderr
+    assert read_manifest(out)["inputs"][0]["sha256"] == expected
+    assert_same_outputs(out, clean_sorted)
+
+
+def test_hasher_names_removed_input(tmp_path):
+    record = InputRecord("input.csv", str(tmp_path / "input.csv"), 10, 0, None)
+    hasher = InputHasher(tmp_path, SimpleNamespace(inputs=[record]))
+    hasher.start()
+    with pytest.raises(InputChangedError) as raised:
+        hasher.finish()
+    assert str(raised.value) == ("input input.csv could not be read again to hash it: "
+                                 "No such file or directory")
+
+
+def test_stopped_hasher_saves_nothing(sorted_file, tmp_path):
+    record = InputRecord("sorted.csv", str(sorted_file), sorted_file.stat().st_size, 0, None)
+    state = SimpleNamespace(inputs=[record])
+    hasher = InputHasher(tmp_path, state)
+    hasher.stop()
+    hasher.start()
+    hasher.finish()
+    assert state.inputs[0].sha256 is None
+    assert not (tmp_path / ".parts" / STATE_FILE).exists()
 
 
 def test_resume_rejects_resized_input(sorted_file, tmp_path, capsys):
