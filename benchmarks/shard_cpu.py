@@ -6,6 +6,7 @@ runs for each. CPU time varies less than wall time on a shared machine. With
 `--county` the task writes the full bundle lines, as a single-county run does.
 
     .venv/bin/python benchmarks/shard_cpu.py benchmarks/data/fresno-filler-1000000.csv --county FRESNO
+    .venv/bin/python benchmarks/shard_cpu.py benchmarks/data/statewide-1000000.csv --shard-size 16MiB
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 from cluster.parts import make_private_dir
-from cluster.plan import DEFAULT_SHARD_SIZE, describe_inputs, plan_shards
+from cluster.plan import DEFAULT_SHARD_SIZE, describe_inputs, parse_size, plan_shards
 from cluster.settings import RunConfig, build_settings
 from cluster.tasks import PARTS_FOLDER, decide_shard, decode_result
 
@@ -29,6 +30,8 @@ def main() -> None:
     parser.add_argument("--county", action="append", help="decide this county only (repeatable)")
     parser.add_argument("--shards", type=int, default=3, help="shards measured (default 3)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each shard; the best counts")
+    parser.add_argument("--shard-size", type=parse_size, default=DEFAULT_SHARD_SIZE,
+                        help="bytes of input per shard, e.g. 16MiB (default 64MiB)")
     args = parser.parse_args()
 
     out = Path(tempfile.mkdtemp(prefix="clearance-shard-cpu-"))
@@ -37,7 +40,7 @@ def main() -> None:
         config = RunConfig(inputs=[args.path], out=str(out), counties=args.county,
                            compute_at=datetime.date(2024, 1, 1))
         settings, _ = build_settings(config, datetime.date.today())
-        shards = plan_shards(describe_inputs([args.path]), DEFAULT_SHARD_SIZE, out / "unpacked")
+        shards = plan_shards(describe_inputs([args.path]), args.shard_size, out / "unpacked")
         rows = 0
         total = 0.0
         for shard in shards[: args.shards]:
