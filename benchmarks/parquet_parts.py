@@ -34,7 +34,7 @@ from engine.reader import ReadStats
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", help="research file")
-    parser.add_argument("--shard", type=int, default=1, help="index of the shard decided (default 1)")
+    parser.add_argument("--shard", type=int, default=1, help="index of the shard decided (default 1, the first without the header line)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each writer; the best counts")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="clearance-parquet-parts-") as name:
@@ -45,7 +45,11 @@ def measure(path: str, shard_index: int, rounds: int, folder: Path) -> None:
     """Decide one shard, write its county parts with both writers into `folder`, and print the times."""
     config = RunConfig(inputs=[path], out=str(folder), compute_at=datetime.date(2024, 1, 1))
     settings, _ = build_settings(config, datetime.date.today())
-    shard = plan_shards(describe_inputs([path]), DEFAULT_SHARD_SIZE, folder / "unpacked")[shard_index]
+    shards = plan_shards(describe_inputs([path]), DEFAULT_SHARD_SIZE, folder / "unpacked")
+    if shard_index >= len(shards):
+        raise SystemExit(f"{path} is planned into {len(shards)} shard(s) of {DEFAULT_SHARD_SIZE >> 20} MiB; "
+                         f"give --shard below {len(shards)}")
+    shard = shards[shard_index]
     batch, _ = _decide_rows(shard, settings, ReadStats(), [])
     counties = [records for _, records in sorted(batch.decisions.items()) if records]
     frame = to_frame([record for records in counties for record in records])
