@@ -3,7 +3,7 @@
 At the start, a run writes an `INCOMPLETE` marker in the output folder and its plan
 (settings, policies, inputs with size and modification time, shards) under the parts
 folder. The inputs' SHA-256 are added to the plan once a client thread has hashed
-them, while the workers decide. As each task returns, the client saves its result record beside the
+them, while the workers decide. A run stopped before that cannot be resumed. As each task returns, the client saves its result record beside the
 task's part files; a unit with a saved record is done. A single-county merge deletes
 each shard's bundle parts as it copies them, and the shard's record first, so a resume
 from there decides those shards again. The manifest is written last, then the marker
@@ -110,14 +110,28 @@ def is_local(path: str) -> bool:
     return "://" not in path
 
 
-def _sha256(path: str, stop: threading.Event | None = None) -> str | None:
-    """Return a file's SHA-256, or None when `stop` is set before the end."""
+def _sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
-            if stop is not None and stop.is_set():
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sha256_as_planned(record: InputRecord, stop: threading.Event) -> str | None:
+    """Return the SHA-256 of an input, or None when `stop` is set before the end.
+
+    Raises InputChangedError when the open file's size or modification time differs
+    from the plan's, before or after reading, so no hash of other bytes is kept.
+    """
+    digest = hashlib.sha256()
+    with open(record.location, "rb") as handle:
+        _check_status(record, os.fstat(handle.fileno()))
+        while chunk := handle.read(1 << 20):
+            if stop.is_set():
                 return None
             digest.update(chunk)
+        _check_status(record, os.fstat(handle.fileno()))
     return digest.hexdigest()
 
 
@@ -151,7 +165,8 @@ class InputHasher(threading.Thread):
         self._path = out / PARTS_FOLDER / STATE_FILE
         self._state = state
         self._stop_event = threading.Event()
-        self._failure: tuple[str, OSError] | None = None
+        self._failure: Exception | None = None
+        self._seconds: float | None = None
 
     def run(self) -> None:
         started = time.perf_counter()
@@ -160,33 +175,62 @@ class InputHasher(threading.Thread):
             if not is_local(record.location) or record.sha256 is not None:
                 continue
             try:
-                digest = _sha256(record.location, self._stop_event)
+                digest = _sha256_as_planned(record, self._stop_event)
+            except InputChangedError as error:
+                self._failure = error
+                return
             except OSError as error:
-                self._failure = (record.path, error)
+                self._failure = _read_failure(record, error)
                 return
             if digest is None:
                 return
             inputs[index] = msgspec.structs.replace(record, sha256=digest)
-        if inputs != self._state.inputs:
-            # Saved at once, so a resume after an interrupt during the decide phase can
-            # compare the inputs' contents, not only their sizes and times.
+        if inputs == self._state.inputs or self._stop_event.is_set():
+            return
+        # Saved at once, so a resume after an interrupt during the decide phase can
+        # compare the inputs' contents, not only their sizes and times.
+        try:
             write_atomic(self._path, _state_encoder.encode(msgspec.structs.replace(self._state, inputs=inputs)))
-            self._state.inputs = inputs
-            logger.info("inputs hashed in %.2fs", time.perf_counter() - started)
+        except OSError as error:
+            self._failure = error
+            return
+        self._state.inputs = inputs
+        self._seconds = time.perf_counter() - started
 
     def finish(self) -> None:
-        """Wait for the hashes; raise InputChangedError when an input could not be read again."""
+        """Wait for the hashes to be saved; raise the error that stopped the hashing, if any.
+
+        Raises InputChangedError when an input changed or is gone, and OSError when an
+        input could not be read or the hashes could not be saved.
+        """
         self.join()
         if self._failure is not None:
-            path, error = self._failure
-            raise InputChangedError(f"input {path} could not be read again to hash it: "
-                                    f"{error.strerror or error}")
+            raise self._failure
+        if self._seconds is not None:
+            logger.info("inputs hashed in %.2fs", self._seconds)
 
     def stop(self) -> None:
-        """Stop hashing at the next chunk and wait for the thread; the hashes stay unsaved."""
+        """Stop hashing at the next chunk, and wait a few seconds for the thread.
+
+        The hashes stay unsaved. A thread blocked in `open` (a FIFO, a hung network
+        mount) is left behind, and ends with the process since it is a daemon.
+        """
         self._stop_event.set()
         if self.is_alive():
-            self.join()
+            self.join(timeout=5)
+
+
+def _read_failure(record: InputRecord, error: OSError) -> Exception:
+    """Return InputChangedError when the input that failed to read is gone or changed, else `error`."""
+    try:
+        _check_status(record, os.stat(record.location))
+    except FileNotFoundError:
+        return InputChangedError(f"input {record.path} is gone (looked for {record.location})")
+    except InputChangedError as changed:
+        return changed
+    except OSError:
+        pass
+    return error
 
 
 def mark_unfinished(out: Path) -> None:
@@ -208,8 +252,21 @@ def start_run(out: Path, run_id: str, settings: Settings, policy_sources: dict[s
     return state
 
 
+def _check_status(record: InputRecord, status: os.stat_result) -> None:
+    """Raise InputChangedError when an input's size or modification time differs from its record."""
+    if status.st_size != record.size:
+        raise InputChangedError(f"input {record.path} changed since the run started: "
+                                f"{record.size} bytes then, {status.st_size} now")
+    if status.st_mtime_ns != record.mtime_ns:
+        raise InputChangedError(f"input {record.path} changed since the run started: "
+                                "its modification time differs")
+
+
 def check_unchanged(state: RunState, hash_again: bool) -> None:
-    """Raise InputChangedError when an input's size, modification time or SHA-256 differs."""
+    """Raise InputChangedError when an input's size, modification time or SHA-256 differs.
+
+    With `hash_again`, every local input must have a saved SHA-256.
+    """
     for record in state.inputs:
         if not is_local(record.location):
             continue
@@ -217,18 +274,8 @@ def check_unchanged(state: RunState, hash_again: bool) -> None:
             status = os.stat(record.location)
         except FileNotFoundError:
             raise InputChangedError(f"input {record.path} is gone (looked for {record.location})") from None
-        if status.st_size != record.size:
-            raise InputChangedError(f"input {record.path} changed since the run started: "
-                                    f"{record.size} bytes then, {status.st_size} now")
-        if status.st_mtime_ns != record.mtime_ns:
-            raise InputChangedError(f"input {record.path} changed since the run started: "
-                                    "its modification time differs")
-        if not hash_again:
-            continue
-        if record.sha256 is None:
-            logger.warning("input %s was not hashed before the run stopped, so only its size and "
-                           "modification time are compared", record.path)
-        elif _sha256(record.location) != record.sha256:
+        _check_status(record, status)
+        if hash_again and _sha256(record.location) != record.sha256:
             raise InputChangedError(f"input {record.path} changed since the run started: "
                                     "its SHA-256 differs")
 
@@ -260,6 +307,12 @@ def load_for_resume(out: Path) -> RunState:
     if state.format != STATE_FORMAT or state.version != __version__:
         raise ConfigError(f"cannot resume: the run in {out} was started by Clearance "
                           f"{state.version}; this is {__version__}. Start it again with --overwrite")
+    unhashed = [record.path for record in state.inputs if is_local(record.location) and record.sha256 is None]
+    if unhashed:
+        # Shards decided before the stop may have read bytes that have changed since,
+        # with the same size and time, and nothing saved could tell.
+        raise ConfigError(f"cannot resume: the run in {out} stopped before input {unhashed[0]} "
+                          "was hashed, so a change to it could go unseen. Start it again with --overwrite")
     try:
         check_unchanged(state, hash_again=True)
     except InputChangedError as error:

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import dask
 import msgspec
@@ -26,17 +25,19 @@ import pytest
 from dask.distributed import Client, LocalCluster
 
 from cluster.cli import EXIT_FAILED, EXIT_USAGE, main
+import cluster.lifecycle as lifecycle_module
 import cluster.merge as merge_module
 import cluster.run as run_module
 import documents.build as documents_build
+from engine import __version__
 from cluster.errors import InputChangedError, TaskError, describe_failure, redact_errors, resume_command
 from cluster.interrupt import Interrupted
-from cluster.lifecycle import INCOMPLETE_MARKER, STATE_FILE, InputHasher, InputRecord, RunState
+from cluster.lifecycle import INCOMPLETE_MARKER, STATE_FILE, STATE_FORMAT, InputHasher, InputRecord, RunState
 from cluster.run import resume_job, run_job
-from cluster.settings import RunConfig
+from cluster.settings import RunConfig, build_settings
 from cluster.tasks import ALL_PART, CONDENSED_PART
 from tests.helpers import (
-    REPOSITORY, assert_same_outputs, child_environment, cli_command, read_manifest, run_cli, stop_after,
+    REPOSITORY, assert_same_outputs, child_environment, cli_command, run_cli, stop_after,
 )
 from tests.sorted_run import COMPUTE_AT, ROWS, SHARD_SIZE, job
 
@@ -297,46 +298,99 @@ def test_resume_rejects_changed_input(sorted_file, tmp_path):
     assert (out / INCOMPLETE_MARKER).exists()
 
 
-def test_resume_before_input_hashed(sorted_file, clean_sorted, scheduler_address, tmp_path):
+def test_resume_before_input_hashed(sorted_file, scheduler_address, tmp_path, capsys):
     out = tmp_path / "out"
     stopped = interrupt_run(sorted_file, out, signal.SIGTERM, whole_group=False)
     assert stopped.returncode == 128 + signal.SIGTERM
     state_path = out / ".parts" / STATE_FILE
     saved = msgspec.msgpack.decode(state_path.read_bytes(), type=RunState)
-    expected = hashlib.sha256(sorted_file.read_bytes()).hexdigest()
-    assert saved.inputs[0].sha256 == expected
+    assert saved.inputs[0].sha256 == hashlib.sha256(sorted_file.read_bytes()).hexdigest()
 
     # As if the run had stopped before the hashing thread finished.
     saved.inputs = [msgspec.structs.replace(saved.inputs[0], sha256=None)]
     state_path.write_bytes(msgspec.msgpack.encode(saved))
 
-    resumed = run_cli("run", "--resume", str(out), "--scheduler", scheduler_address, "--no-progress")
-    assert resumed.returncode == 0, resumed.stderr
-    assert (f"input {sorted_file} was not hashed before the run stopped, so only its size and "
-            "modification time are compared") in resumed.stderr
-    assert read_manifest(out)["inputs"][0]["sha256"] == expected
-    assert_same_outputs(out, clean_sorted)
+    code = main(["run", "--resume", str(out), "--scheduler", scheduler_address, "--no-progress"])
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert (f"cannot resume: the run in {out} stopped before input {sorted_file} was hashed, so a "
+            "change to it could go unseen. Start it again with --overwrite") in err
+    assert (out / INCOMPLETE_MARKER).exists()
+
+
+def hasher_for(path: Path, size: int, state_folder: Path, mtime_ns: int | None = None):
+    """Return an InputHasher over one input record, with the state file under `state_folder`."""
+    if mtime_ns is None:
+        mtime_ns = path.stat().st_mtime_ns if path.exists() else 0
+    record = InputRecord(path.name, str(path), size, mtime_ns, None)
+    settings, sources = build_settings(RunConfig(inputs=[str(path)], out=str(state_folder),
+                                                 compute_at=COMPUTE_AT), COMPUTE_AT)
+    state = RunState(format=STATE_FORMAT, version=__version__, run_id="hasher-test", started="",
+                     settings=settings, policy_sources=sources, shard_size=SHARD_SIZE,
+                     inputs=[record], files=[], shards=[])
+    return InputHasher(state_folder, state), state
 
 
 def test_hasher_names_removed_input(tmp_path):
-    record = InputRecord("input.csv", str(tmp_path / "input.csv"), 10, 0, None)
-    hasher = InputHasher(tmp_path, SimpleNamespace(inputs=[record]))
+    hasher, _ = hasher_for(tmp_path / "input.csv", 10, tmp_path)
     hasher.start()
     with pytest.raises(InputChangedError) as raised:
         hasher.finish()
-    assert str(raised.value) == ("input input.csv could not be read again to hash it: "
-                                 "No such file or directory")
+    assert str(raised.value) == f"input input.csv is gone (looked for {tmp_path / 'input.csv'})"
+
+
+def test_hasher_rejects_resized_input(sorted_file, tmp_path):
+    (tmp_path / ".parts").mkdir()
+    hasher, state = hasher_for(sorted_file, 10, tmp_path)
+    hasher.start()
+    with pytest.raises(InputChangedError) as raised:
+        hasher.finish()
+    assert str(raised.value) == (f"input sorted.csv changed since the run started: 10 bytes then, "
+                                 f"{sorted_file.stat().st_size} now")
+    assert state.inputs[0].sha256 is None
+    assert not (tmp_path / ".parts" / STATE_FILE).exists()
+
+
+def test_hasher_reports_read_error(sorted_file, tmp_path, monkeypatch):
+    def unreadable(record, stop):
+        raise PermissionError(13, "Permission denied", record.location)
+
+    monkeypatch.setattr(lifecycle_module, "_sha256_as_planned", unreadable)
+    hasher, _ = hasher_for(sorted_file, sorted_file.stat().st_size, tmp_path)
+    hasher.start()
+    # The input is unchanged, so the error is the read's, not a changed input's.
+    with pytest.raises(PermissionError):
+        hasher.finish()
+
+
+def test_hasher_reports_failed_save(sorted_file, tmp_path):
+    # No parts folder, so the state file cannot be written.
+    hasher, state = hasher_for(sorted_file, sorted_file.stat().st_size, tmp_path)
+    hasher.start()
+    with pytest.raises(FileNotFoundError):
+        hasher.finish()
+    assert state.inputs[0].sha256 is None
 
 
 def test_stopped_hasher_saves_nothing(sorted_file, tmp_path):
-    record = InputRecord("sorted.csv", str(sorted_file), sorted_file.stat().st_size, 0, None)
-    state = SimpleNamespace(inputs=[record])
-    hasher = InputHasher(tmp_path, state)
+    (tmp_path / ".parts").mkdir()
+    hasher, state = hasher_for(sorted_file, sorted_file.stat().st_size, tmp_path)
     hasher.stop()
     hasher.start()
     hasher.finish()
     assert state.inputs[0].sha256 is None
     assert not (tmp_path / ".parts" / STATE_FILE).exists()
+
+
+def test_hasher_saves_hash(sorted_file, tmp_path):
+    (tmp_path / ".parts").mkdir()
+    hasher, state = hasher_for(sorted_file, sorted_file.stat().st_size, tmp_path)
+    hasher.start()
+    hasher.finish()
+    expected = hashlib.sha256(sorted_file.read_bytes()).hexdigest()
+    assert state.inputs[0].sha256 == expected
+    saved = msgspec.msgpack.decode((tmp_path / ".parts" / STATE_FILE).read_bytes(), type=RunState)
+    assert saved.inputs[0].sha256 == expected
 
 
 def test_resume_rejects_resized_input(sorted_file, tmp_path, capsys):
