@@ -34,7 +34,8 @@ from engine.reader import ReadStats
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", help="research file")
-    parser.add_argument("--shard", type=int, default=1, help="index of the shard decided (default 1, the first without the header line)")
+    parser.add_argument("--shard", type=int, default=1,
+                        help="index of the shard decided (default 1, the first without the header line)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each writer; the best counts")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="clearance-parquet-parts-") as name:

@@ -3,13 +3,14 @@
 At the start, a run writes an `INCOMPLETE` marker in the output folder and its plan
 (settings, policies, inputs with size and modification time, shards) under the parts
 folder. The inputs' SHA-256 are added to the plan once a client thread has hashed
-them, while the workers decide. A run stopped before that cannot be resumed. As each task returns, the client saves its result record beside the
-task's part files; a unit with a saved record is done. A single-county merge deletes
-each shard's bundle parts as it copies them, and the shard's record first, so a resume
-from there decides those shards again. The manifest is written last, then the marker
-is removed, then the parts folder. So a folder with `INCOMPLETE`, or
-without `manifest.json`, never contains results, whatever stopped the run (a signal, a
-failure, or a hard kill that ran no cleanup at all).
+them, while the workers decide. A run stopped before that cannot be resumed. As each
+task returns, the client saves its result record beside the task's part files; a unit
+with a saved record is done. A single-county merge deletes each shard's bundle parts
+as it copies them, and the shard's record first, so a resume from there decides those
+shards again. The manifest is written last, then the marker is removed, then the parts
+folder. So a folder with `INCOMPLETE`, or without `manifest.json`, never contains
+results, whatever stopped the run (a signal, a failure, or a hard kill that ran no
+cleanup at all).
 """
 
 from __future__ import annotations
@@ -110,15 +111,7 @@ def is_local(path: str) -> bool:
     return "://" not in path
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _sha256_as_planned(record: InputRecord, stop: threading.Event) -> str | None:
+def _sha256_as_planned(record: InputRecord, stop: threading.Event | None = None) -> str | None:
     """Return the SHA-256 of an input, or None when `stop` is set before the end.
 
     Raises InputChangedError when the open file's size or modification time differs
@@ -128,7 +121,7 @@ def _sha256_as_planned(record: InputRecord, stop: threading.Event) -> str | None
     with open(record.location, "rb") as handle:
         _check_status(record, os.fstat(handle.fileno()))
         while chunk := handle.read(1 << 20):
-            if stop.is_set():
+            if stop is not None and stop.is_set():
                 return None
             digest.update(chunk)
         _check_status(record, os.fstat(handle.fileno()))
@@ -152,7 +145,7 @@ def record_inputs(files: list[InputFile]) -> list[InputRecord]:
 
 
 class InputHasher(threading.Thread):
-    """Hashes the local inputs of a run that have no SHA-256 yet, and saves them in its state.
+    """A thread that hashes the local inputs of a run with no SHA-256 yet, and saves them in its state.
 
     The client's main thread only waits on the scheduler while the workers decide, so
     hashing in a thread keeps it off the path to the first task. Hashed before the
@@ -189,8 +182,9 @@ class InputHasher(threading.Thread):
             return
         # Saved at once, so a resume after an interrupt during the decide phase can
         # compare the inputs' contents, not only their sizes and times.
+        hashed = msgspec.structs.replace(self._state, inputs=inputs)
         try:
-            write_atomic(self._path, _state_encoder.encode(msgspec.structs.replace(self._state, inputs=inputs)))
+            write_atomic(self._path, _state_encoder.encode(hashed))
         except OSError as error:
             self._failure = error
             return
@@ -210,7 +204,7 @@ class InputHasher(threading.Thread):
             logger.info("inputs hashed in %.2fs", self._seconds)
 
     def stop(self) -> None:
-        """Stop hashing at the next chunk, and wait a few seconds for the thread.
+        """Stop hashing at the next chunk, and wait up to 5 s for the thread.
 
         The hashes stay unsaved. A thread blocked in `open` (a FIFO, a hung network
         mount) is left behind, and ends with the process since it is a daemon.
@@ -223,9 +217,7 @@ class InputHasher(threading.Thread):
 def _read_failure(record: InputRecord, error: OSError) -> Exception:
     """Return InputChangedError when the input that failed to read is gone or changed, else `error`."""
     try:
-        _check_status(record, os.stat(record.location))
-    except FileNotFoundError:
-        return InputChangedError(f"input {record.path} is gone (looked for {record.location})")
+        _check_on_disk(record)
     except InputChangedError as changed:
         return changed
     except OSError:
@@ -262,6 +254,15 @@ def _check_status(record: InputRecord, status: os.stat_result) -> None:
                                 "its modification time differs")
 
 
+def _check_on_disk(record: InputRecord) -> None:
+    """Raise InputChangedError when a local input is gone or its size or modification time differs."""
+    try:
+        status = os.stat(record.location)
+    except FileNotFoundError:
+        raise InputChangedError(f"input {record.path} is gone (looked for {record.location})") from None
+    _check_status(record, status)
+
+
 def check_unchanged(state: RunState, hash_again: bool) -> None:
     """Raise InputChangedError when an input's size, modification time or SHA-256 differs.
 
@@ -270,12 +271,8 @@ def check_unchanged(state: RunState, hash_again: bool) -> None:
     for record in state.inputs:
         if not is_local(record.location):
             continue
-        try:
-            status = os.stat(record.location)
-        except FileNotFoundError:
-            raise InputChangedError(f"input {record.path} is gone (looked for {record.location})") from None
-        _check_status(record, status)
-        if hash_again and _sha256(record.location) != record.sha256:
+        _check_on_disk(record)
+        if hash_again and _sha256_as_planned(record) != record.sha256:
             raise InputChangedError(f"input {record.path} changed since the run started: "
                                     "its SHA-256 differs")
 

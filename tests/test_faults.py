@@ -318,10 +318,9 @@ def test_resume_before_input_hashed(sorted_file, scheduler_address, tmp_path, ca
     assert (out / INCOMPLETE_MARKER).exists()
 
 
-def hasher_for(path: Path, size: int, state_folder: Path, mtime_ns: int | None = None):
+def hasher_for(path: Path, size: int, state_folder: Path):
     """Return an InputHasher over one input record, with the state file under `state_folder`."""
-    if mtime_ns is None:
-        mtime_ns = path.stat().st_mtime_ns if path.exists() else 0
+    mtime_ns = path.stat().st_mtime_ns if path.exists() else 0
     record = InputRecord(path.name, str(path), size, mtime_ns, None)
     settings, sources = build_settings(RunConfig(inputs=[str(path)], out=str(state_folder),
                                                  compute_at=COMPUTE_AT), COMPUTE_AT)
