@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import shutil
+import stat
 import threading
 import time
 from pathlib import Path
@@ -245,7 +246,11 @@ def start_run(out: Path, run_id: str, settings: Settings, policy_sources: dict[s
 
 
 def _check_status(record: InputRecord, status: os.stat_result) -> None:
-    """Raise InputChangedError when an input's size or modification time differs from its record."""
+    """Raise InputChangedError when an input is no longer a regular file, or its size or
+    modification time differs from its record."""
+    if not stat.S_ISREG(status.st_mode):
+        raise InputChangedError(f"input {record.path} changed since the run started: "
+                                "it is no longer a regular file")
     if status.st_size != record.size:
         raise InputChangedError(f"input {record.path} changed since the run started: "
                                 f"{record.size} bytes then, {status.st_size} now")
@@ -261,6 +266,21 @@ def _check_on_disk(record: InputRecord) -> None:
     except FileNotFoundError:
         raise InputChangedError(f"input {record.path} is gone (looked for {record.location})") from None
     _check_status(record, status)
+
+
+def changed_input(state: RunState) -> InputChangedError | None:
+    """Return the error that names the first local input gone or changed on disk, if any.
+
+    A run that fails for another reason calls this, so that its advice is to start
+    again rather than to resume over an input that no longer matches the plan.
+    """
+    try:
+        check_unchanged(state, hash_again=False)
+    except InputChangedError as error:
+        return error
+    except OSError:
+        pass
+    return None
 
 
 def check_unchanged(state: RunState, hash_again: bool) -> None:

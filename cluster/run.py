@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from engine.batch import Settings
 from cluster import lifecycle
-from cluster.errors import resume_command
+from cluster.errors import InputChangedError, resume_command
 from cluster.interrupt import sigint_ignored_in_children
 from cluster.logs import TaskLogging
 from cluster.lifecycle import BUCKET, DECIDE, REGROUP, RunRecords, RunState
@@ -335,9 +335,14 @@ def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, f
         timings["merge"] = time.perf_counter() - phase
         timings["total"] = time.perf_counter() - started
         outcome.write_manifest(timings)
-    except BaseException:
+    except BaseException as error:
         hasher.stop()
         lifecycle.abandon(out)
+        # A task that failed on an input moved or replaced during the run would be
+        # reported as a read error, with advice to resume that cannot succeed.
+        changed = lifecycle.changed_input(state) if isinstance(error, Exception) else None
+        if changed is not None and not isinstance(error, InputChangedError):
+            raise changed from error
         raise
     lifecycle.finish(out)
     return outcome

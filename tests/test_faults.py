@@ -392,6 +392,42 @@ def test_hasher_saves_hash(sorted_file, tmp_path):
     assert saved.inputs[0].sha256 == expected
 
 
+def replace_input_when_client_opens(monkeypatch, source: Path, replace) -> None:
+    """Call `replace(source)` after planning, as the run joins its scheduler, before any task reads."""
+    real_open_client = run_module.open_client
+
+    def open_client(config):
+        replace(source)
+        return real_open_client(config)
+
+    monkeypatch.setattr(run_module, "open_client", open_client)
+
+
+def input_folder(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+@pytest.mark.parametrize("replace,change", [
+    (Path.unlink, "is gone (looked for {source})"),
+    (input_folder, "changed since the run started: it is no longer a regular file"),
+], ids=["removed", "replaced-by-folder"])
+def test_changed_input_advises_new_run(sorted_file, scheduler_address, tmp_path,
+                                       monkeypatch, capsys, replace, change):
+    source = tmp_path / "input.csv"
+    shutil.copyfile(sorted_file, source)
+    out = tmp_path / "out"
+    replace_input_when_client_opens(monkeypatch, source, replace)
+    code = main(["run", str(source), "--out", str(out), "--scheduler", scheduler_address,
+                 "--compute-at", str(COMPUTE_AT), "--no-progress"])
+    assert code == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert (f"clearance: input {source} {change.format(source=source)}; results from it cannot "
+            "be trusted, so start the run again with --overwrite") in err
+    assert "--resume" not in err
+    assert (out / INCOMPLETE_MARKER).exists()
+
+
 def test_resume_rejects_resized_input(sorted_file, tmp_path, capsys):
     source = tmp_path / "input.csv"
     shutil.copyfile(sorted_file, source)
