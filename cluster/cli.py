@@ -234,7 +234,7 @@ def _run_folder(args) -> str | None:
 
 def _report_interrupt(args, stop: KeyboardInterrupt) -> None:
     from cluster.errors import resume_command
-    from cluster.lifecycle import is_finished, is_resumable
+    from cluster.lifecycle import finish, is_finished, is_resumable
 
     name = stop.name if isinstance(stop, Interrupted) else "SIGINT"
     folder = _run_folder(args)
@@ -242,10 +242,16 @@ def _report_interrupt(args, stop: KeyboardInterrupt) -> None:
         print(f"clearance: interrupted by {name}; {folder} is unfinished and contains no results; "
               f"finish it with `{resume_command(folder)}`", file=sys.stderr)
     elif folder and is_finished(folder):
-        # Only --documents runs after the manifest is written.
-        print(f"clearance: interrupted by {name} while the documents were written; the run in "
-              f"{folder} is finished, but its documents may be partial; make them again with "
-              f"`clearance documents {folder}`", file=sys.stderr)
+        # The signal came after the manifest was written: while the parts folder was
+        # being removed, or while the documents were written.
+        finish(Path(folder))
+        if args.documents:
+            print(f"clearance: interrupted by {name} while the documents were written; the run in "
+                  f"{folder} is finished, but its documents may be partial; make them again with "
+                  f"`clearance documents {folder}`", file=sys.stderr)
+        else:
+            print(f"clearance: interrupted by {name} as the run finished; the run in {folder} is "
+                  "finished and its outputs are whole", file=sys.stderr)
     elif folder:
         print(f"clearance: interrupted by {name} before the run was planned; start it again "
               "with --overwrite", file=sys.stderr)

@@ -428,6 +428,33 @@ def test_changed_input_advises_new_run(sorted_file, scheduler_address, tmp_path,
     assert (out / INCOMPLETE_MARKER).exists()
 
 
+def test_interrupt_as_run_finishes(sorted_file, scheduler_address, tmp_path, monkeypatch, capsys):
+    real_finish = lifecycle_module.finish
+    calls = []
+
+    def interrupted_finish(out):
+        # The run's call stops as if SIGTERM came between removing the marker and the
+        # parts folder. The clean-up after the interrupt then runs unchanged.
+        calls.append(out)
+        if len(calls) > 1:
+            return real_finish(out)
+        (out / INCOMPLETE_MARKER).unlink()
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(run_module.lifecycle, "finish", interrupted_finish)
+    out = tmp_path / "out"
+    code = main(["run", str(sorted_file), "--out", str(out), "--scheduler", scheduler_address,
+                 "--compute-at", str(COMPUTE_AT), "--no-progress"])
+    assert code == 128 + signal.SIGTERM
+    err = capsys.readouterr().err
+    assert (f"clearance: interrupted by SIGTERM as the run finished; the run in {out} is finished "
+            "and its outputs are whole") in err
+    assert "documents" not in err
+    assert (out / "manifest.json").exists()
+    assert not (out / ".parts").exists()
+    assert calls == [out, out]
+
+
 def test_resume_rejects_resized_input(sorted_file, tmp_path, capsys):
     source = tmp_path / "input.csv"
     shutil.copyfile(sorted_file, source)
