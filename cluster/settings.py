@@ -85,6 +85,11 @@ def load_policies(config: RunConfig) -> tuple[RulePolicy, dict[str, RulePolicy],
     policies: dict[str, RulePolicy] = {}
     known = {county_folder(name) for name in CALIFORNIA_COUNTIES}
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in POLICY_SUFFIXES and p.is_file())
+    if not paths:
+        # Such as the folder above the policies (`policies/` over `policies/ca/`), which
+        # would otherwise give every county the built-in default without a word.
+        raise ConfigError(f"policy folder {folder} contains no .json or .toml policy files; give "
+                          "the folder that contains them, or drop --policy-dir for the built-in default")
     if not any(p.stem == DEFAULT_POLICY_STEM for p in paths):
         logger.info("policy folder %s has no default.json or default.toml; counties without a "
                     "policy file get the built-in default", folder)

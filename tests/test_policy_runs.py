@@ -232,6 +232,22 @@ def test_policy_dir_rejects_two_files_for_county(tmp_path):
         run_job(config)
 
 
+def test_policy_dir_without_policies_rejected(tmp_path):
+    folder = tmp_path / "policies"
+    (folder / "ca").mkdir(parents=True)
+    shutil.copy(STATUTE, folder / "ca" / "default.toml")
+    (folder / "notes.txt").write_text("the policies are in ca/")
+    data = tmp_path / "input.csv"
+    data.write_bytes(b"")
+    config = RunConfig(inputs=[str(data)], out=str(tmp_path / "out"), policy_dir=str(folder))
+    with pytest.raises(ConfigError) as raised:
+        run_job(config)
+    assert str(raised.value) == (f"policy folder {folder} contains no .json or .toml policy files; "
+                                 "give the folder that contains them, or drop --policy-dir for the "
+                                 "built-in default")
+    assert not (tmp_path / "out").exists()
+
+
 def test_policy_check_prints_rules(capsys):
     code = main(["policy", "check", str(STATUTE)])
     output = capsys.readouterr().out
