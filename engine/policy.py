@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Literal
@@ -98,14 +99,38 @@ def _hint(message: str) -> str:
     return ""
 
 
+class _RepeatedKey(ValueError):
+    """A JSON object gives the same key twice."""
+
+
+def _reject_repeated(pairs: list[tuple[str, object]]) -> dict:
+    """Build one JSON object; raise _RepeatedKey when a key appears twice."""
+    keys = set()
+    for key, _ in pairs:
+        if key in keys:
+            raise _RepeatedKey(key)
+        keys.add(key)
+    return dict(pairs)
+
+
 def decode_policy(data: bytes, source: str) -> CountyPolicy:
-    """Decode a policy document; `source` names it in error messages."""
+    """Decode a policy document; `source` names it in error messages.
+
+    A key given twice in one object is rejected: msgspec would keep the last, and a
+    `dismiss` list written twice would silently lose its first sections.
+    """
     try:
-        return msgspec.json.decode(data, type=CountyPolicy)
+        policy = msgspec.json.decode(data, type=CountyPolicy)
     except msgspec.ValidationError as error:
         raise PolicyError(f"policy {source} is invalid: {error}{_hint(str(error))}") from None
     except msgspec.DecodeError as error:
         raise PolicyError(f"policy {source} is not valid JSON: {error}") from None
+    try:
+        json.loads(data, object_pairs_hook=_reject_repeated)
+    except _RepeatedKey as repeated:
+        raise PolicyError(f"policy {source} is invalid: `{repeated}` is given twice in one object; "
+                          "keep one") from None
+    return policy
 
 
 def load_policy(path: str | Path) -> CountyPolicy:

@@ -146,3 +146,12 @@ def test_misspelt_key_suggests_fix():
 def test_wrong_section_lists_sections():
     with pytest.raises(PolicyError, match="sections are 11357, 11358, 11359 and 11360"):
         decode_policy(b'{"baselineEligibility": {"dismiss": ["11361"]}}', "p.json")
+
+
+@pytest.mark.parametrize("document,key", [
+    ('{"baselineEligibility": {"dismiss": ["11357"], "dismiss": ["11358"]}}', "dismiss"),
+    ('{"additionalRelief": {"subjectIsDeceased": true}, "additionalRelief": {}}', "additionalRelief"),
+], ids=["nested", "top-level"])
+def test_repeated_key_rejected(document, key):
+    assert reject_message(document) == (f"policy county.json is invalid: `{key}` is given twice "
+                                        "in one object; keep one")
