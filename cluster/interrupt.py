@@ -64,7 +64,9 @@ def sigint_ignored_in_children():
     processes of a LocalCluster would each print a KeyboardInterrupt traceback;
     the client stops them in order instead. An ignored signal stays ignored across
     fork and exec, and Python keeps it so. This process ignores SIGINT too while
-    the block runs (a cluster starting, a few seconds).
+    the block runs (a cluster starting, a few seconds), and holds back SIGTERM
+    until the block ends: raised inside distributed's start-up, it left a
+    half-started cluster that failed again at exit with tracebacks.
 
     NOTE: a worker that the nanny restarts later is started outside this block, so it
     takes SIGINT as usual.
@@ -72,8 +74,14 @@ def sigint_ignored_in_children():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    held_signals: list[int] = []
+    previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous_sigterm = signal.signal(signal.SIGTERM, lambda signum, frame: held_signals.append(signum))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, previous_sigint)
+        signal.signal(signal.SIGTERM, previous_sigterm)
+        if held_signals:
+            # Delivered to the handler the block replaced, as if it came now.
+            signal.raise_signal(signal.SIGTERM)

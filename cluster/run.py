@@ -125,12 +125,19 @@ def open_client(config: RunConfig):
     # show, and the client reports those itself.
     worker_logs = logging.DEBUG if config.debug else logging.CRITICAL
     dashboard = f"{config.dashboard_host}:0"
-    with sigint_ignored_in_children():
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=dashboard,
-                               worker_dashboard_address=dashboard, silence_logs=worker_logs,
-                               memory_limit=config.memory_limit or "auto",
-                               security=security, protocol="tls://" if security else None)
+    cluster = None
+    try:
+        with sigint_ignored_in_children():
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=dashboard,
+                                   worker_dashboard_address=dashboard, silence_logs=worker_logs,
+                                   memory_limit=config.memory_limit or "auto",
+                                   security=security, protocol="tls://" if security else None)
+    except KeyboardInterrupt:
+        # A SIGTERM held back while the cluster started arrives once it is up.
+        if cluster is not None:
+            cluster.close()
+        raise
     with cluster, Client(cluster, security=security) as client:
         logger.info("LocalCluster started: %d workers, dashboard %s", workers, client.dashboard_link)
         client.register_plugin(task_logs)

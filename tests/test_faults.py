@@ -23,6 +23,7 @@ import dask
 import msgspec
 import pytest
 from dask.distributed import Client, LocalCluster
+from distributed.core import Status
 
 from cluster.cli import EXIT_FAILED, EXIT_USAGE, main
 import cluster.lifecycle as lifecycle_module
@@ -31,7 +32,7 @@ import cluster.run as run_module
 import documents.build as documents_build
 from engine import __version__
 from cluster.errors import InputChangedError, TaskError, describe_failure, redact_errors, resume_command
-from cluster.interrupt import Interrupted
+from cluster.interrupt import Interrupted, sigint_ignored_in_children, signals_interrupt
 from cluster.lifecycle import INCOMPLETE_MARKER, STATE_FILE, STATE_FORMAT, InputHasher, InputRecord, RunState
 from cluster.run import resume_job, run_job
 from cluster.settings import RunConfig, build_settings
@@ -453,6 +454,37 @@ def test_interrupt_as_run_finishes(sorted_file, scheduler_address, tmp_path, mon
     assert (out / "manifest.json").exists()
     assert not (out / ".parts").exists()
     assert calls == [out, out]
+
+
+def test_sigterm_held_while_cluster_starts():
+    handler = signal.getsignal(signal.SIGTERM)
+    steps = []
+    with pytest.raises(Interrupted) as raised:
+        with signals_interrupt():
+            with sigint_ignored_in_children():
+                os.kill(os.getpid(), signal.SIGTERM)
+                steps.append("block ended")
+            steps.append("after the block")
+    assert steps == ["block ended"]
+    assert raised.value.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is handler
+
+
+def test_sigterm_in_cluster_start_closes_cluster(tmp_path, monkeypatch):
+    started = []
+
+    def sigterm_then_cluster(**options):
+        os.kill(os.getpid(), signal.SIGTERM)
+        started.append(LocalCluster(**options))
+        return started[-1]
+
+    monkeypatch.setattr(run_module, "LocalCluster", sigterm_then_cluster)
+    config = RunConfig(inputs=[], out=str(tmp_path), workers=1)
+    with pytest.raises(Interrupted), signals_interrupt():
+        with run_module.open_client(config):
+            pytest.fail("the client opened after a SIGTERM")
+    assert len(started) == 1
+    assert started[0].status == Status.closed
 
 
 def test_resume_rejects_resized_input(sorted_file, tmp_path, capsys):
