@@ -207,7 +207,11 @@ def main(argv: list[str] | None = None) -> int:
         with signals_interrupt():
             return commands[args.command](args)
     except KeyboardInterrupt as stop:
-        _report_interrupt(args, stop)
+        try:
+            _report_interrupt(args, stop)
+        except Exception:  # noqa: BLE001 - an interrupted import leaves modules half-loaded
+            name = stop.name if isinstance(stop, Interrupted) else "SIGINT"
+            print(f"clearance: interrupted by {name}", file=sys.stderr)
         return stop.exit_code if isinstance(stop, Interrupted) else EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the last line of defence prints one clear line
         from cluster.errors import describe_failure
@@ -234,14 +238,14 @@ def _run_folder(args) -> str | None:
 
 def _report_interrupt(args, stop: KeyboardInterrupt) -> None:
     from cluster.errors import resume_command
-    from cluster.lifecycle import finish, is_finished, is_resumable
+    from cluster.lifecycle import finish, finished_here, is_finished, is_resumable
 
     name = stop.name if isinstance(stop, Interrupted) else "SIGINT"
     folder = _run_folder(args)
     if folder and is_resumable(folder):
         print(f"clearance: interrupted by {name}; {folder} is unfinished and contains no results; "
               f"finish it with `{resume_command(folder)}`", file=sys.stderr)
-    elif folder and is_finished(folder):
+    elif folder and finished_here(folder):
         # The signal came after the manifest was written: while the parts folder was
         # being removed, or while the documents were written.
         finish(Path(folder))
@@ -252,9 +256,15 @@ def _report_interrupt(args, stop: KeyboardInterrupt) -> None:
         else:
             print(f"clearance: interrupted by {name} as the run finished; the run in {folder} is "
                   "finished and its outputs are whole", file=sys.stderr)
-    elif folder:
+    elif folder and is_finished(folder):
+        print(f"clearance: interrupted by {name} before the run started; {folder} still contains "
+              "the earlier run, unchanged", file=sys.stderr)
+    elif folder and Path(folder).is_dir() and any(Path(folder).iterdir()):
         print(f"clearance: interrupted by {name} before the run was planned; start it again "
               "with --overwrite", file=sys.stderr)
+    elif folder:
+        print(f"clearance: interrupted by {name} before the run started; start it again",
+              file=sys.stderr)
     else:
         print(f"clearance: interrupted by {name}", file=sys.stderr)
 

@@ -394,7 +394,19 @@ def abandon(out: Path) -> None:
         logger.warning("could not remove the partial outputs in %s: %s", out, error)
 
 
+#: Output folders whose run this process finished. An interrupt just after a run
+#: finished leaves a folder that looks like one left untouched by an interrupt before
+#: `--overwrite` replaced an earlier run.
+_finished_here: set[Path] = set()
+
+
+def finished_here(out: str | Path) -> bool:
+    """Return whether this process finished the run in `out`."""
+    return Path(out).absolute() in _finished_here
+
+
 def finish(out: Path) -> None:
     """Retire the marker, then the parts folder, once the manifest is written."""
+    _finished_here.add(out.absolute())
     (out / INCOMPLETE_MARKER).unlink(missing_ok=True)
     shutil.rmtree(out / PARTS_FOLDER, ignore_errors=True)

@@ -26,6 +26,7 @@ from dask.distributed import Client, LocalCluster
 from distributed.core import Status
 
 from cluster.cli import EXIT_FAILED, EXIT_USAGE, main
+import cluster.cli as cli_module
 import cluster.lifecycle as lifecycle_module
 import cluster.merge as merge_module
 import cluster.run as run_module
@@ -434,13 +435,13 @@ def test_interrupt_as_run_finishes(sorted_file, scheduler_address, tmp_path, mon
     calls = []
 
     def interrupted_finish(out):
-        # The run's call stops as if SIGTERM came between removing the marker and the
-        # parts folder. The clean-up after the interrupt then runs unchanged.
+        # The run's call stops as if SIGTERM came while the parts folder was being
+        # removed. The clean-up after the interrupt then runs unchanged.
         calls.append(out)
-        if len(calls) > 1:
-            return real_finish(out)
-        (out / INCOMPLETE_MARKER).unlink()
-        raise Interrupted(signal.SIGTERM)
+        real_finish(out)
+        if len(calls) == 1:
+            (out / ".parts" / "decided").mkdir(parents=True)
+            raise Interrupted(signal.SIGTERM)
 
     monkeypatch.setattr(run_module.lifecycle, "finish", interrupted_finish)
     out = tmp_path / "out"
@@ -454,6 +455,48 @@ def test_interrupt_as_run_finishes(sorted_file, scheduler_address, tmp_path, mon
     assert (out / "manifest.json").exists()
     assert not (out / ".parts").exists()
     assert calls == [out, out]
+
+
+def interrupt_before_output(monkeypatch) -> None:
+    """Make the next run stop with SIGINT just before it prepares its output folder."""
+    def interrupted(out, overwrite, inputs=()):
+        raise Interrupted(signal.SIGINT)
+
+    monkeypatch.setattr(run_module, "prepare_output", interrupted)
+
+
+def test_interrupt_keeps_earlier_run(sorted_file, clean_sorted, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    shutil.copytree(clean_sorted, out)
+    interrupt_before_output(monkeypatch)
+    code = main(["run", str(sorted_file), "--out", str(out), "--overwrite", "--no-progress"])
+    assert code == 128 + signal.SIGINT
+    err = capsys.readouterr().err
+    assert (f"clearance: interrupted by SIGINT before the run started; {out} still contains the "
+            "earlier run, unchanged") in err
+    assert_same_outputs(out, clean_sorted)
+
+
+def test_interrupt_before_output_created(sorted_file, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    interrupt_before_output(monkeypatch)
+    code = main(["run", str(sorted_file), "--out", str(out), "--no-progress"])
+    assert code == 128 + signal.SIGINT
+    err = capsys.readouterr().err
+    assert "clearance: interrupted by SIGINT before the run started; start it again\n" in err
+    assert not out.exists()
+
+
+def test_interrupt_report_failure_prints_signal(sorted_file, tmp_path, monkeypatch, capsys):
+    def half_loaded(args, stop):
+        # What an import stopped halfway by the signal raises on the next import.
+        raise AttributeError("partially initialized module")
+
+    monkeypatch.setattr(cli_module, "_report_interrupt", half_loaded)
+    interrupt_before_output(monkeypatch)
+    code = main(["run", str(sorted_file), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == 128 + signal.SIGINT
+    assert capsys.readouterr().err.endswith("clearance: interrupted by SIGINT\n")
 
 
 def test_sigterm_held_while_cluster_starts():
