@@ -238,7 +238,7 @@ def _run_folder(args) -> str | None:
 
 def _report_interrupt(args, stop: KeyboardInterrupt) -> None:
     from cluster.errors import resume_command
-    from cluster.lifecycle import finish, finished_here, is_finished, is_resumable
+    from cluster.lifecycle import finish, finished_here, has_saved_plan, is_finished, is_resumable
 
     name = stop.name if isinstance(stop, Interrupted) else "SIGINT"
     folder = _run_folder(args)
@@ -259,6 +259,9 @@ def _report_interrupt(args, stop: KeyboardInterrupt) -> None:
     elif folder and is_finished(folder):
         print(f"clearance: interrupted by {name} before the run started; {folder} still contains "
               "the earlier run, unchanged", file=sys.stderr)
+    elif folder and has_saved_plan(folder):
+        print(f"clearance: interrupted by {name} before the inputs were hashed, so the run in "
+              f"{folder} cannot be resumed; start it again with --overwrite", file=sys.stderr)
     elif folder and Path(folder).is_dir() and any(Path(folder).iterdir()):
         print(f"clearance: interrupted by {name} before the run was planned; start it again "
               "with --overwrite", file=sys.stderr)

@@ -50,13 +50,15 @@ DECIDE, REGROUP, BUCKET = "decided", "regrouped", "bucket"
 
 _MARKER_TEXT = """\
 This folder contains a Clearance run that has not finished. Its files are not results.
-Finish the run with:
-
-    {command}
-
+{advice}
 or delete the folder. The run writes manifest.json and removes this file only when
 every output is whole.
 """
+_RESUME_ADVICE = """Finish the run with:
+
+    {command}
+"""
+_RESTART_ADVICE = """It cannot be resumed. Start the run again with --overwrite,"""
 
 
 class InputRecord(msgspec.Struct, frozen=True):
@@ -96,10 +98,27 @@ _state_encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(RunState)
 
 
-def is_resumable(out: str | Path) -> bool:
+def has_saved_plan(out: str | Path) -> bool:
     """Return whether a folder contains the saved plan of an unfinished run."""
     folder = Path(out)
     return (folder / INCOMPLETE_MARKER).exists() and (folder / PARTS_FOLDER / STATE_FILE).exists()
+
+
+def _unhashed(state: RunState) -> list[str]:
+    """Return the local inputs of a run whose SHA-256 was not saved, as given."""
+    return [record.path for record in state.inputs if is_local(record.location) and record.sha256 is None]
+
+
+def is_resumable(out: str | Path) -> bool:
+    """Return whether `--resume` can continue the run in a folder: a saved plan of this
+    version, with every local input hashed. The inputs themselves are not checked."""
+    if not has_saved_plan(out):
+        return False
+    try:
+        state = _state_decoder.decode((Path(out) / PARTS_FOLDER / STATE_FILE).read_bytes())
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    return state.format == STATE_FORMAT and state.version == __version__ and not _unhashed(state)
 
 
 def is_finished(out: str | Path) -> bool:
@@ -119,7 +138,9 @@ def _sha256_as_planned(record: InputRecord, stop: threading.Event | None = None)
     from the plan's, before or after reading, so no hash of other bytes is kept.
     """
     digest = hashlib.sha256()
-    with open(record.location, "rb") as handle:
+    # A plain open of a FIFO put in the input's place waits for a writer. With
+    # O_NONBLOCK the open returns, and the check below rejects the FIFO.
+    with open(os.open(record.location, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
         _check_status(record, os.fstat(handle.fileno()))
         while chunk := handle.read(1 << 20):
             if stop is not None and stop.is_set():
@@ -130,9 +151,12 @@ def _sha256_as_planned(record: InputRecord, stop: threading.Event | None = None)
 
 
 def record_inputs(files: list[InputFile]) -> list[InputRecord]:
-    """Stat every local input; URLs keep only the size fsspec reported.
+    """Stat every local input before planning; URLs keep only the size fsspec reported.
 
-    The SHA-256 of local inputs stays None until an `InputHasher` fills it in.
+    Raises InputChangedError when a local input's size is no longer the one the plan
+    will cut shards from. A change after this is seen by the size and modification
+    time recorded here. The SHA-256 of local inputs stays None until an
+    `InputHasher` fills it in.
     """
     records = []
     for file in files:
@@ -141,12 +165,15 @@ def record_inputs(files: list[InputFile]) -> list[InputRecord]:
             continue
         location = os.path.abspath(file.path)
         status = os.stat(location)
-        records.append(InputRecord(file.path, location, status.st_size, status.st_mtime_ns, None))
+        record = InputRecord(file.path, location, file.size, status.st_mtime_ns, None)
+        _check_status(record, status)
+        records.append(record)
     return records
 
 
 class InputHasher(threading.Thread):
-    """A thread that hashes the local inputs of a run with no SHA-256 yet, and saves them in its state.
+    """A thread that hashes the local inputs of a run with no SHA-256 yet, saves them in its
+    state, and rewrites the marker to advise a resume.
 
     The client's main thread only waits on the scheduler while the workers decide, so
     hashing in a thread keeps it off the path to the first task. Hashed before the
@@ -156,6 +183,7 @@ class InputHasher(threading.Thread):
 
     def __init__(self, out: Path, state: RunState):
         super().__init__(name="clearance-input-hasher", daemon=True)
+        self._out = out
         self._path = out / PARTS_FOLDER / STATE_FILE
         self._state = state
         self._stop_event = threading.Event()
@@ -186,6 +214,7 @@ class InputHasher(threading.Thread):
         hashed = msgspec.structs.replace(self._state, inputs=inputs)
         try:
             write_atomic(self._path, _state_encoder.encode(hashed))
+            mark_unfinished(self._out)
         except OSError as error:
             self._failure = error
             return
@@ -226,22 +255,31 @@ def _read_failure(record: InputRecord, error: OSError) -> Exception:
     return error
 
 
-def mark_unfinished(out: Path) -> None:
-    """Write the marker that flags the output folder as containing no results yet."""
+def mark_unfinished(out: Path, resumable: bool = True) -> None:
+    """Write the marker that flags the output folder as containing no results yet.
+
+    Its text advises resuming, or with `resumable` False, starting again.
+    """
+    advice = _RESUME_ADVICE.format(command=resume_command(out)) if resumable else _RESTART_ADVICE
     (out / INCOMPLETE_MARKER).unlink(missing_ok=True)
-    write_atomic(out / INCOMPLETE_MARKER, _MARKER_TEXT.format(command=resume_command(out)).encode("utf-8"))
+    write_atomic(out / INCOMPLETE_MARKER, _MARKER_TEXT.format(advice=advice).encode("utf-8"))
 
 
 def start_run(out: Path, run_id: str, settings: Settings, policy_sources: dict[str, str],
-              files: list[InputFile], shards: list[Shard], shard_size: int) -> RunState:
-    """Mark the output folder unfinished and save the plan; return the saved state."""
-    mark_unfinished(out)
+              inputs: list[InputRecord], files: list[InputFile], shards: list[Shard],
+              shard_size: int) -> RunState:
+    """Save the plan and return the saved state.
+
+    `inputs` are the records of `record_inputs`, taken before the plan read the files.
+    The marker advises a resume only once no local input is left to hash.
+    """
     state = RunState(
         format=STATE_FORMAT, version=__version__, run_id=run_id,
         started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         settings=settings, policy_sources=policy_sources, shard_size=shard_size,
-        inputs=record_inputs(files), files=files, shards=shards)
+        inputs=inputs, files=files, shards=shards)
     write_atomic(out / PARTS_FOLDER / STATE_FILE, _state_encoder.encode(state))
+    mark_unfinished(out, resumable=not _unhashed(state))
     return state
 
 
@@ -324,7 +362,7 @@ def load_for_resume(out: Path) -> RunState:
     if state.format != STATE_FORMAT or state.version != __version__:
         raise ConfigError(f"cannot resume: the run in {out} was started by Clearance "
                           f"{state.version}; this is {__version__}. Start it again with --overwrite")
-    unhashed = [record.path for record in state.inputs if is_local(record.location) and record.sha256 is None]
+    unhashed = _unhashed(state)
     if unhashed:
         # Shards decided before the stop may have read bytes that have changed since,
         # with the same size and time, and nothing saved could tell.

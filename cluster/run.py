@@ -85,7 +85,12 @@ def prepare_output(out: Path, overwrite: bool, inputs: list[str] = ()) -> None:
         if not overwrite:
             raise ConfigError(f"output folder {out} contains an earlier run; pass --overwrite "
                               "to replace it or choose another folder")
+        # Marked first, so that a clearing interrupted halfway leaves a folder that
+        # reads as unfinished, never as the earlier run whole.
+        lifecycle.mark_unfinished(out, resumable=False)
         for child in out.iterdir():
+            if child.name == lifecycle.INCOMPLETE_MARKER:
+                continue
             if child.is_dir():
                 shutil.rmtree(child)
             else:
@@ -224,15 +229,16 @@ def _run_job(config: RunConfig, today: datetime.date | None, run_id: str,
     make_private_dir(out / PARTS_FOLDER)
     # Unpacking may take minutes, and a hard kill must not leave unpacked rows looking
     # like anything but an unfinished run.
-    lifecycle.mark_unfinished(out)
+    lifecycle.mark_unfinished(out, resumable=False)
     try:
+        inputs = lifecycle.record_inputs(files)
         shards = _plan(files, out, config)
     except BaseException:
         # Nothing is resumable before the plan is saved, so the folder is left empty.
         shutil.rmtree(out / PARTS_FOLDER, ignore_errors=True)
         (out / lifecycle.INCOMPLETE_MARKER).unlink(missing_ok=True)
         raise
-    state = lifecycle.start_run(out, run_id, settings, policy_sources, files, shards,
+    state = lifecycle.start_run(out, run_id, settings, policy_sources, inputs, files, shards,
                                 config.shard_size)
     timings["plan"] = time.perf_counter() - started
     logger.info("run %s: %d input files, %d shards, compute-at %s", run_id, len(files), len(shards),

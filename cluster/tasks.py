@@ -7,9 +7,11 @@ rewrites the same part names.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
+import stat
 import time
 import zlib
 from pathlib import Path
@@ -98,7 +100,17 @@ def bucket_unit(bucket: int) -> str:
 
 
 def _read_range(shard: Shard) -> bytes:
-    """Read the whole byte range of a shard."""
+    """Read the whole byte range of a shard.
+
+    Raises OSError (EINVAL) when a local input is no longer a regular file.
+    """
+    if "://" not in shard.path:
+        # A plain open of a FIFO put in the input's place would wait for a writer forever.
+        with open(os.open(shard.path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", shard.path)
+            handle.seek(shard.start)
+            return handle.read(shard.size)
     with fsspec.open(shard.path, "rb") as handle:
         handle.seek(shard.start)
         return handle.read(shard.size)

@@ -35,6 +35,7 @@ from engine import __version__
 from cluster.errors import InputChangedError, TaskError, describe_failure, redact_errors, resume_command
 from cluster.interrupt import Interrupted, sigint_ignored_in_children, signals_interrupt
 from cluster.lifecycle import INCOMPLETE_MARKER, STATE_FILE, STATE_FORMAT, InputHasher, InputRecord, RunState
+from cluster.plan import describe_inputs
 from cluster.run import resume_job, run_job
 from cluster.settings import RunConfig, build_settings
 from cluster.tasks import ALL_PART, CONDENSED_PART
@@ -141,7 +142,9 @@ def test_interrupt_then_resume_same_outputs(sorted_file, clean_sorted, scheduler
     assert f"clearance run --resume {out}" in stopped.stderr
     assert "Traceback" not in stopped.stderr
     assert sorted(p.name for p in out.iterdir()) == [".parts", INCOMPLETE_MARKER]
-    assert "not finished" in (out / INCOMPLETE_MARKER).read_text()
+    marker = (out / INCOMPLETE_MARKER).read_text()
+    assert "not finished" in marker
+    assert f"Finish the run with:\n\n    clearance run --resume {out}\n" in marker
     for path in [out, *out.rglob("*")]:
         mode = stat.S_IMODE(path.lstat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), path
@@ -394,6 +397,12 @@ def test_hasher_saves_hash(sorted_file, tmp_path):
     assert saved.inputs[0].sha256 == expected
 
 
+def run_on_scheduler(source: Path, out: Path, scheduler_address: str) -> int:
+    """Run the command line on one input with the tests' scheduler; return its exit code."""
+    return main(["run", str(source), "--out", str(out), "--scheduler", scheduler_address,
+                 "--compute-at", str(COMPUTE_AT), "--no-progress"])
+
+
 def replace_input_when_client_opens(monkeypatch, source: Path, replace) -> None:
     """Call `replace(source)` after planning, as the run joins its scheduler, before any task reads."""
     real_open_client = run_module.open_client
@@ -410,18 +419,23 @@ def input_folder(path: Path) -> None:
     path.mkdir()
 
 
+def input_fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
 @pytest.mark.parametrize("replace,change", [
     (Path.unlink, "is gone (looked for {source})"),
     (input_folder, "changed since the run started: it is no longer a regular file"),
-], ids=["removed", "replaced-by-folder"])
+    (input_fifo, "changed since the run started: it is no longer a regular file"),
+], ids=["removed", "replaced-by-folder", "replaced-by-fifo"])
 def test_changed_input_advises_new_run(sorted_file, scheduler_address, tmp_path,
                                        monkeypatch, capsys, replace, change):
     source = tmp_path / "input.csv"
     shutil.copyfile(sorted_file, source)
     out = tmp_path / "out"
     replace_input_when_client_opens(monkeypatch, source, replace)
-    code = main(["run", str(source), "--out", str(out), "--scheduler", scheduler_address,
-                 "--compute-at", str(COMPUTE_AT), "--no-progress"])
+    code = run_on_scheduler(source, out, scheduler_address)
     assert code == EXIT_FAILED
     err = capsys.readouterr().err
     assert (f"clearance: input {source} {change.format(source=source)}; results from it cannot "
@@ -445,8 +459,7 @@ def test_interrupt_as_run_finishes(sorted_file, scheduler_address, tmp_path, mon
 
     monkeypatch.setattr(run_module.lifecycle, "finish", interrupted_finish)
     out = tmp_path / "out"
-    code = main(["run", str(sorted_file), "--out", str(out), "--scheduler", scheduler_address,
-                 "--compute-at", str(COMPUTE_AT), "--no-progress"])
+    code = run_on_scheduler(sorted_file, out, scheduler_address)
     assert code == 128 + signal.SIGTERM
     err = capsys.readouterr().err
     assert (f"clearance: interrupted by SIGTERM as the run finished; the run in {out} is finished "
@@ -528,6 +541,82 @@ def test_sigterm_in_cluster_start_closes_cluster(tmp_path, monkeypatch):
             pytest.fail("the client opened after a SIGTERM")
     assert len(started) == 1
     assert started[0].status == Status.closed
+
+
+def test_input_changed_while_planning_rejected(sorted_file, scheduler_address, tmp_path,
+                                              monkeypatch, capsys):
+    source = tmp_path / "input.csv"
+    shutil.copyfile(sorted_file, source)
+    size = source.stat().st_size
+    real_plan = run_module._plan
+
+    def plan_then_append(files, out, config):
+        shards = real_plan(files, out, config)
+        with open(source, "ab") as handle:
+            handle.write(b"\n")
+        return shards
+
+    monkeypatch.setattr(run_module, "_plan", plan_then_append)
+    out = tmp_path / "out"
+    code = run_on_scheduler(source, out, scheduler_address)
+    assert code == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert (f"clearance: input {source} changed since the run started: {size} bytes then, "
+            f"{size + 1} now") in err
+    assert not (out / "manifest.json").exists()
+
+
+def test_record_rejects_input_resized_since_described(sorted_file, tmp_path):
+    source = tmp_path / "input.csv"
+    shutil.copyfile(sorted_file, source)
+    size = source.stat().st_size
+    files = describe_inputs([str(source)])
+    with open(source, "ab") as handle:
+        handle.write(b"\n")
+    with pytest.raises(InputChangedError) as raised:
+        lifecycle_module.record_inputs(files)
+    assert str(raised.value) == (f"input {source} changed since the run started: {size} bytes then, "
+                                 f"{size + 1} now")
+
+
+def test_interrupt_before_hashing_advises_new_run(sorted_file, scheduler_address, tmp_path,
+                                                 monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise Interrupted(signal.SIGINT)
+
+    monkeypatch.setattr(InputHasher, "run", lambda self: None)
+    monkeypatch.setattr(run_module, "_decide", interrupted)
+    out = tmp_path / "out"
+    code = run_on_scheduler(sorted_file, out, scheduler_address)
+    assert code == 128 + signal.SIGINT
+    err = capsys.readouterr().err
+    assert (f"clearance: interrupted by SIGINT before the inputs were hashed, so the run in {out} "
+            "cannot be resumed; start it again with --overwrite") in err
+    marker = (out / INCOMPLETE_MARKER).read_text()
+    assert "It cannot be resumed. Start the run again with --overwrite," in marker
+    assert "--resume" not in marker
+
+
+def test_interrupted_clearing_leaves_unfinished(sorted_file, clean_sorted, scheduler_address,
+                                                tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    shutil.copytree(clean_sorted, out)
+    real_rmtree = shutil.rmtree
+
+    def interrupted_rmtree(path, *args, **kwargs):
+        raise Interrupted(signal.SIGINT)
+
+    monkeypatch.setattr(run_module.shutil, "rmtree", interrupted_rmtree)
+    code = main(["run", str(sorted_file), "--out", str(out), "--overwrite", "--no-progress"])
+    monkeypatch.setattr(run_module.shutil, "rmtree", real_rmtree)
+    assert code == 128 + signal.SIGINT
+    err = capsys.readouterr().err
+    assert (f"clearance: interrupted by SIGINT before the run was planned; start it again with "
+            "--overwrite") in err
+    assert "It cannot be resumed" in (out / INCOMPLETE_MARKER).read_text()
+
+    run_job(job([sorted_file], out, scheduler_address, overwrite=True))
+    assert_same_outputs(out, clean_sorted)
 
 
 def test_resume_rejects_resized_input(sorted_file, tmp_path, capsys):
