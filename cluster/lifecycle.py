@@ -15,7 +15,9 @@ cleanup at all).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import hashlib
 import logging
 import os
@@ -96,6 +98,30 @@ class RunState(msgspec.Struct):
 
 _state_encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(RunState)
+
+
+@contextlib.contextmanager
+def output_lock(out: Path):
+    """Hold an exclusive lock on the output folder while a run or a resume writes there.
+
+    Raises ConfigError when another run has it locked. Where the file system does not
+    lock folders (some network mounts), the run goes on unlocked.
+    """
+    # os.open makes descriptors that are not inherited, so worker processes do not
+    # keep the lock after the client ends.
+    descriptor = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"output folder {out} is in use by another Clearance run; wait "
+                              "for it to end, or choose another --out") from None
+        except OSError as error:
+            logger.warning("output folder %s cannot be locked (%s); make sure no other run "
+                           "writes there", out, error.strerror)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def has_saved_plan(out: str | Path) -> bool:

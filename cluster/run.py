@@ -62,11 +62,13 @@ def _is_run_manifest(path: Path) -> bool:
     return isinstance(manifest, dict) and {"runId", "version", "rowAccount"} <= manifest.keys()
 
 
-def prepare_output(out: Path, overwrite: bool, inputs: list[str] = ()) -> None:
+def prepare_output(out: Path, overwrite: bool, inputs: list[str] = (),
+                   locks: contextlib.ExitStack | None = None) -> None:
     """Create the output folder, or clear a previous run's outputs when asked to.
 
     Only a folder that contains a Clearance run is cleared, and never one that contains
-    an input of this run.
+    an input of this run. With `locks`, the folder is locked before anything in it is
+    checked or cleared, until `locks` closes.
     """
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output {out} exists and is not a folder")
@@ -74,7 +76,13 @@ def prepare_output(out: Path, overwrite: bool, inputs: list[str] = ()) -> None:
         if "://" not in path and Path(path).absolute().is_relative_to(out):
             raise ConfigError(f"input {path} is inside the output folder {out}; move it or "
                               "choose another --out")
-    if out.is_dir() and any(out.iterdir()):
+    try:
+        make_private_dir(out)
+    except OSError as error:
+        raise ConfigError(f"output folder {out} is not writable: {error.strerror}") from None
+    if locks is not None:
+        locks.enter_context(lifecycle.output_lock(out))
+    if any(out.iterdir()):
         is_run = _is_run_manifest(out / "manifest.json") or (out / lifecycle.INCOMPLETE_MARKER).exists()
         if not is_run:
             raise ConfigError(f"output folder {out} is not empty and contains no earlier run; "
@@ -96,7 +104,6 @@ def prepare_output(out: Path, overwrite: bool, inputs: list[str] = ()) -> None:
             else:
                 child.unlink()
     try:
-        make_private_dir(out)
         probe = out / ".write-check"
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         probe.unlink()
@@ -193,8 +200,8 @@ def run_job(config: RunConfig, today: datetime.date | None = None) -> RunOutcome
     """Run the main job end to end and return what it wrote."""
     run_id = uuid.uuid4().hex[:12]
     run_metrics = RunMetrics(run_id)
-    with _serving(run_metrics, config):
-        return _run_job(config, today, run_id, run_metrics)
+    with _serving(run_metrics, config), contextlib.ExitStack() as locks:
+        return _run_job(config, today, run_id, run_metrics, locks)
 
 
 @contextlib.contextmanager
@@ -209,7 +216,7 @@ def _serving(run_metrics: RunMetrics, config: RunConfig):
 
 
 def _run_job(config: RunConfig, today: datetime.date | None, run_id: str,
-             run_metrics: RunMetrics) -> RunOutcome:
+             run_metrics: RunMetrics, locks: contextlib.ExitStack) -> RunOutcome:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     settings, policy_sources = build_settings(config, today or datetime.date.today())
@@ -225,7 +232,7 @@ def _run_job(config: RunConfig, today: datetime.date | None, run_id: str,
     except (PermissionError, IsADirectoryError, InputFormatError) as error:
         raise ConfigError(f"input cannot be read: {error}") from None
     out = Path(config.out).absolute()
-    prepare_output(out, config.overwrite, [file.path for file in files])
+    prepare_output(out, config.overwrite, [file.path for file in files], locks)
     make_private_dir(out / PARTS_FOLDER)
     # Unpacking may take minutes, and a hard kill must not leave unpacked rows looking
     # like anything but an unfinished run.
@@ -269,18 +276,21 @@ def resume_job(config: RunConfig) -> RunOutcome:
     """
     started = time.perf_counter()
     out = Path(config.out).absolute()
-    state = lifecycle.load_for_resume(out)
-    # Shards are read by absolute path, so a resume may start from any folder.
-    locations = [record.location for record in state.inputs]
-    state.shards = [_locate(shard, locations, out) for shard in state.shards]
-    _check_pieces(state, out)
-    lifecycle.clear_partial_outputs(out)
-    done = len(RunRecords(out).load(DECIDE))
-    logger.info("resuming run %s: %d of %d shards left to decide", state.run_id,
-                len(state.shards) - done, len(state.shards))
-    run_metrics = RunMetrics(state.run_id)
-    with _serving(run_metrics, config):
-        return _execute(config, out, state, {"plan": 0.0}, started, run_metrics)
+    with contextlib.ExitStack() as locks:
+        if out.is_dir():
+            locks.enter_context(lifecycle.output_lock(out))
+        state = lifecycle.load_for_resume(out)
+        # Shards are read by absolute path, so a resume may start from any folder.
+        locations = [record.location for record in state.inputs]
+        state.shards = [_locate(shard, locations, out) for shard in state.shards]
+        _check_pieces(state, out)
+        lifecycle.clear_partial_outputs(out)
+        done = len(RunRecords(out).load(DECIDE))
+        logger.info("resuming run %s: %d of %d shards left to decide", state.run_id,
+                    len(state.shards) - done, len(state.shards))
+        run_metrics = RunMetrics(state.run_id)
+        with _serving(run_metrics, config):
+            return _execute(config, out, state, {"plan": 0.0}, started, run_metrics)
 
 
 def _locate(shard: Shard, locations: list[str], out: Path) -> Shard:

@@ -37,7 +37,7 @@ from cluster.interrupt import Interrupted, sigint_ignored_in_children, signals_i
 from cluster.lifecycle import INCOMPLETE_MARKER, STATE_FILE, STATE_FORMAT, InputHasher, InputRecord, RunState
 from cluster.plan import describe_inputs
 from cluster.run import resume_job, run_job
-from cluster.settings import RunConfig, build_settings
+from cluster.settings import ConfigError, RunConfig, build_settings
 from cluster.tasks import ALL_PART, CONDENSED_PART
 from tests.helpers import (
     REPOSITORY, assert_same_outputs, child_environment, cli_command, run_cli, stop_after,
@@ -472,7 +472,7 @@ def test_interrupt_as_run_finishes(sorted_file, scheduler_address, tmp_path, mon
 
 def interrupt_before_output(monkeypatch) -> None:
     """Make the next run stop with SIGINT just before it prepares its output folder."""
-    def interrupted(out, overwrite, inputs=()):
+    def interrupted(*args, **kwargs):
         raise Interrupted(signal.SIGINT)
 
     monkeypatch.setattr(run_module, "prepare_output", interrupted)
@@ -617,6 +617,31 @@ def test_interrupted_clearing_leaves_unfinished(sorted_file, clean_sorted, sched
 
     run_job(job([sorted_file], out, scheduler_address, overwrite=True))
     assert_same_outputs(out, clean_sorted)
+
+
+def test_overwrite_of_folder_in_use_rejected(sorted_file, clean_sorted, scheduler_address,
+                                             tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(clean_sorted, out)
+    with lifecycle_module.output_lock(out):
+        with pytest.raises(ConfigError) as raised:
+            run_job(job([sorted_file], out, scheduler_address, overwrite=True))
+    assert str(raised.value) == (f"output folder {out} is in use by another Clearance run; wait "
+                                 "for it to end, or choose another --out")
+    assert_same_outputs(out, clean_sorted)
+
+
+def test_resume_of_folder_in_use_rejected(sorted_file, scheduler_address, tmp_path):
+    out = tmp_path / "out"
+    stopped = interrupt_run(sorted_file, out, signal.SIGTERM, whole_group=False)
+    assert stopped.returncode == 128 + signal.SIGTERM
+    with lifecycle_module.output_lock(out):
+        with pytest.raises(ConfigError, match="is in use by another Clearance run"):
+            resume_job(job([], out, scheduler_address))
+    # Released, the folder can be resumed.
+    resume_job(job([], out, scheduler_address))
+    assert (out / "manifest.json").exists()
+    assert not (out / INCOMPLETE_MARKER).exists()
 
 
 def test_resume_rejects_resized_input(sorted_file, tmp_path, capsys):
