@@ -106,7 +106,8 @@ def describe_os_error(error: OSError, out: str | None = None) -> str:
     if error.errno == errno.EROFS:
         return f"{where} is on a read-only file system; choose a writable --out"
     if error.errno == errno.ENOENT:
-        return f"{where} was not found; it may have been moved or deleted during the run{resume}"
+        restore = f"; put it back, then finish the run with `{resume_command(out)}`" if out else ""
+        return f"{where} was not found; it may have been moved or deleted during the run{restore}"
     if error.errno == errno.EIO:
         return f"input/output error on {where}; check the device{resume}"
     reason = error.strerror or type(error).__name__

@@ -32,7 +32,9 @@ import cluster.merge as merge_module
 import cluster.run as run_module
 import documents.build as documents_build
 from engine import __version__
-from cluster.errors import InputChangedError, TaskError, describe_failure, redact_errors, resume_command
+from cluster.errors import (
+    InputChangedError, TaskError, describe_failure, describe_os_error, redact_errors, resume_command,
+)
 from cluster.interrupt import Interrupted, sigint_ignored_in_children, signals_interrupt
 from cluster.lifecycle import INCOMPLETE_MARKER, STATE_FILE, STATE_FORMAT, InputHasher, InputRecord, RunState
 from cluster.plan import describe_inputs
@@ -772,6 +774,15 @@ def test_unexpected_error_advises_debug(debug, advice):
     message = describe_failure(RuntimeError("unexpected"), None, debug)
     assert message.startswith("run failed: RuntimeError at ")
     assert ("(rerun with --debug for the traceback)" in message) is advice
+
+
+def test_missing_part_advises_restoring_it(tmp_path):
+    missing = FileNotFoundError(errno.ENOENT, "No such file or directory", "out/.parts/s000001")
+    assert describe_os_error(missing, "out") == (
+        "out/.parts/s000001 was not found; it may have been moved or deleted during the run; "
+        "put it back, then finish the run with `clearance run --resume out`")
+    assert describe_os_error(missing) == (
+        "out/.parts/s000001 was not found; it may have been moved or deleted during the run")
 
 
 def test_debug_shows_traceback(tmp_path):
