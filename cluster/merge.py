@@ -72,10 +72,14 @@ class RunOutcome:
     def record_output(self, path: Path, size: int, sha256: str) -> None:
         self.outputs[str(path.relative_to(self.out))] = {"bytes": size, "sha256": sha256}
 
-    def write_manifest(self, timings: dict[str, float]) -> None:
+    def write_manifest(self, timings: dict[str, float], started: str, resumed: bool) -> None:
+        """Write `manifest.json`; `started` is when the run began (UTC, ISO 8601), and
+        with `resumed` the timings are those of the last resume only."""
         manifest = {
             "version": __version__,
             "runId": self.run_id,
+            "started": started,
+            "resumed": resumed,
             "computeAt": self.compute_at.isoformat() if self.compute_at else None,
             "inputs": [
                 {"path": a.path, "bytes": a.bytes, "sha256": a.sha256} for a in self.accounts],

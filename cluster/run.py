@@ -290,7 +290,7 @@ def resume_job(config: RunConfig) -> RunOutcome:
                     len(state.shards) - done, len(state.shards))
         run_metrics = RunMetrics(state.run_id)
         with _serving(run_metrics, config):
-            return _execute(config, out, state, {"plan": 0.0}, started, run_metrics)
+            return _execute(config, out, state, {"plan": 0.0}, started, run_metrics, resumed=True)
 
 
 def _locate(shard: Shard, locations: list[str], out: Path) -> Shard:
@@ -331,7 +331,7 @@ def _piece_size(path: Path) -> int | None:
 
 
 def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, float],
-             started: float, run_metrics: RunMetrics) -> RunOutcome:
+             started: float, run_metrics: RunMetrics, resumed: bool = False) -> RunOutcome:
     """Decide every unit without a saved result while a thread hashes the inputs, merge,
     and write the manifest.
 
@@ -357,7 +357,7 @@ def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, f
                                 state.policy_sources, state.run_id, timings, state.digests())
         timings["merge"] = time.perf_counter() - phase
         timings["total"] = time.perf_counter() - started
-        outcome.write_manifest(timings)
+        outcome.write_manifest(timings, state.started, resumed)
     except BaseException as error:
         hasher.stop()
         lifecycle.abandon(out)

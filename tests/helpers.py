@@ -14,7 +14,7 @@ from cluster.interrupt import Interrupted
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 #: Manifest keys that differ between two runs of the same job.
-VOLATILE_MANIFEST_KEYS = ("runId", "timingsSeconds")
+VOLATILE_MANIFEST_KEYS = ("runId", "started", "resumed", "timingsSeconds")
 
 
 def cli_command(*args: str) -> list[str]:

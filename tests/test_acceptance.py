@@ -119,6 +119,10 @@ def test_manifest_lists_every_output(samples, scheduler_address, tmp_path):
     assert manifest["inputs"][0]["bytes"] == (samples / "extra_comma.csv").stat().st_size
     assert manifest["computeAt"] == "2019-11-11"
     assert manifest["policies"]["SAN JOAQUIN"]["source"] == str(SAMPLE_POLICY)
+    assert manifest["resumed"] is False
+    started = datetime.datetime.fromisoformat(manifest["started"])
+    age = datetime.datetime.now(datetime.timezone.utc) - started
+    assert datetime.timedelta(0) <= age < datetime.timedelta(minutes=10)
 
 
 def test_every_county_without_county_option(samples, scheduler_address, tmp_path):

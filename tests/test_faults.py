@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import random
 import re
@@ -152,6 +153,7 @@ def test_interrupt_then_resume_same_outputs(sorted_file, clean_sorted, scheduler
         assert mode == (0o700 if path.is_dir() else 0o600), path
     done = saved_records(out)
     assert done >= 3
+    started = msgspec.msgpack.decode((out / ".parts" / STATE_FILE).read_bytes(), type=RunState).started
 
     resumed = run_cli("run", "--resume", str(out), "--scheduler", scheduler_address, "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
@@ -161,6 +163,9 @@ def test_interrupt_then_resume_same_outputs(sorted_file, clean_sorted, scheduler
     assert_same_outputs(out, clean_sorted)
     assert not (out / INCOMPLETE_MARKER).exists()
     assert not (out / ".parts").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["resumed"] is True
+    assert manifest["started"] == started
 
 
 def test_interrupt_during_merge_then_resume(sorted_file, clean_sorted, scheduler_address, tmp_path,
