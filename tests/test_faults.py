@@ -229,13 +229,33 @@ def test_resume_after_bundle_parts_released(sorted_file, clean_fresno, scheduler
     assert (out / "fresno" / "All_Results.csv").read_bytes().count(b"\n") == ROWS + 1
 
 
+class RecordingThreading:
+    """Stands in for the `threading` module of `cluster.merge`, keeping each Event it makes."""
+
+    def __init__(self):
+        self.events: list[threading.Event] = []
+
+    def Event(self) -> threading.Event:  # noqa: N802 - the name of the function it replaces
+        event = threading.Event()
+        self.events.append(event)
+        return event
+
+
 def test_failed_join_stops_the_other(sorted_file, clean_fresno, scheduler_address, tmp_path,
                                      monkeypatch):
+    merge_threading = RecordingThreading()
+    monkeypatch.setattr(merge_module, "threading", merge_threading)
+    full_reached_part = threading.Event()
+
     def fail_condensed_slow_full(path, released):
         if path.name == CONDENSED_PART:
+            # The full join has copied its first part by then, whatever the load.
+            assert full_reached_part.wait(timeout=60)
             raise Interrupted(signal.SIGINT)
-        # By the time this returns, the failure of the condensed join has been seen.
-        time.sleep(0.5)
+        full_reached_part.set()
+        # The first part is released only once the merge has seen the failure and
+        # set its stop event, so the full join stops at its next part.
+        assert merge_threading.events[0].wait(timeout=60)
 
     out = tmp_path / "out"
     released = interrupted_merge(sorted_file, out, scheduler_address, monkeypatch,
