@@ -108,7 +108,7 @@ def describe_history(subject: str, history: HistoryRecord) -> list[str]:
     else:
         lines.append("  PC 290 registrations: none")
     if history.prop64_arrest_cycles:
-        lines.append(f"  Cycles whose arrest charged a Prop 64 section: "
+        lines.append(f"  Numbers of the cycles whose arrest charged a Prop 64 section: "
                      f"{', '.join(history.prop64_arrest_cycles)}")
     lines.append(f"  Convictions, every county ({len(history.convictions)}):")
     for number, conviction in enumerate(history.convictions, 1):

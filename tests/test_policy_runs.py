@@ -18,7 +18,7 @@ from cluster.report import print_report
 from cluster.run import run_job
 from cluster.settings import ConfigError, RunConfig
 from engine.decide import decode_trail
-from engine.explain import decode_history
+from engine.explain import HistoryRecord, decode_history, describe_history
 from engine.generate import write_research_file
 from engine.history import TRIM, Person
 from engine.reader import ReadStats, iter_rows, split_lines
@@ -166,6 +166,13 @@ def test_explain_prints_history_and_trail(statute_run, capsys):
            "is after 2016-11-08, but the disposition date is " in output
     assert f'Rule {row["check"]} "felony reduced" decided: Eligible for Reduction.' in output
     assert "Citation: HS 11361.8(e); HS 11358(c), 11359(b), 11360(a)(2) as amended by Prop 64" in output
+
+
+def test_explain_names_prop64_arrest_cycles():
+    history = HistoryRecord(birth_date=None, deceased=False, registrations=[],
+                            prop64_arrest_cycles=["102", "215"], convictions=[])
+    lines = describe_history("1", history)
+    assert "  Numbers of the cycles whose arrest charged a Prop 64 section: 102, 215" in lines
 
 
 def test_explain_unknown_person(statute_run, capsys):
