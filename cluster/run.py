@@ -72,8 +72,12 @@ def prepare_output(out: Path, overwrite: bool, inputs: list[str] = (),
     """
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output {out} exists and is not a folder")
+    # Resolved, so that a symlink in either path cannot hide an input that --overwrite
+    # would delete.
+    resolved_out = out.resolve()
     for path in inputs:
-        if "://" not in path and Path(path).absolute().is_relative_to(out):
+        if "://" not in path and (Path(path).absolute().is_relative_to(out)
+                                  or Path(path).resolve().is_relative_to(resolved_out)):
             raise ConfigError(f"input {path} is inside the output folder {out}; move it or "
                               "choose another --out")
     try:

@@ -226,6 +226,21 @@ def test_input_inside_output_rejected(samples, scheduler_address, tmp_path):
     assert inside.exists()
 
 
+@pytest.mark.parametrize("linked", ["output", "input"])
+def test_symlinked_input_inside_output_rejected(samples, scheduler_address, tmp_path, linked):
+    out = tmp_path / "out"
+    run_county([samples / "extra_comma.csv"], "SAN JOAQUIN", out, scheduler_address)
+    inside = out / "input.csv"
+    inside.write_bytes((samples / "extra_comma.csv").read_bytes())
+    link = tmp_path / "link"
+    link.symlink_to(out)
+    given_input, given_out = (inside, link) if linked == "output" else (link / "input.csv", out)
+    with pytest.raises(ConfigError, match="inside the output folder"):
+        run_county([given_input], "SAN JOAQUIN", given_out, scheduler_address, overwrite=True)
+    assert inside.read_bytes() == (samples / "extra_comma.csv").read_bytes()
+    assert (out / "manifest.json").exists()
+
+
 def test_misnamed_gzip_input_rejected(samples, tmp_path, capsys):
     fake = tmp_path / "plain.csv.gz"
     fake.write_bytes((samples / "extra_comma.csv").read_bytes())
