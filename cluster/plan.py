@@ -17,6 +17,7 @@ import logging
 import lzma
 import os
 import re
+import stat
 import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -140,6 +141,21 @@ def _check_format(path: str, compression: str | None, start: bytes) -> None:
                                "rename it or compress it")
 
 
+def open_input(path: str) -> BinaryIO:
+    """Open an input for reading: a local path with O_NONBLOCK, anything else with fsspec.
+
+    A plain open of a FIFO put in a local input's place would wait for a writer
+    forever. Raises OSError (EINVAL) when a local input is not a regular file.
+    """
+    if "://" in path:
+        return fsspec.open(path, "rb").open()
+    handle = open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    return handle
+
+
 def plan_shards(files: list[InputFile], shard_size: int, unpack_folder: Path,
                 progress: Callable[[int], None] | None = None) -> list[Shard]:
     """Cut every input into shards of about `shard_size` bytes, in input order.
@@ -158,7 +174,7 @@ def plan_shards(files: list[InputFile], shard_size: int, unpack_folder: Path,
         if file.size <= shard_size:
             shards.append(Shard(len(shards), file.index, file.path, 0, file.size))
             continue
-        with fsspec.open(file.path, "rb") as handle:
+        with open_input(file.path) as handle:
             cuts = _cut_points(handle, file.size, shard_size)
         bounds = [0, *cuts, file.size]
         for start, end in zip(bounds, bounds[1:]):
@@ -181,7 +197,7 @@ def unpack_compressed(file: InputFile, folder: Path, shard_size: int,
     """
     make_private_dir(folder)
     sizes: list[int] = []
-    with fsspec.open(file.path, "rb") as raw:
+    with open_input(file.path) as raw:
         stream = _Unpacked(fsspec.compression.compr[file.compression](raw, mode="rb"))
         reported = 0
         more = True

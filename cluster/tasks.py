@@ -7,16 +7,13 @@ rewrites the same part names.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
-import stat
 import time
 import zlib
 from pathlib import Path
 
-import fsspec
 import msgspec
 import numpy as np
 import pyarrow.compute as pc
@@ -33,7 +30,7 @@ from cluster.errors import redact_errors
 from cluster.parts import (
     FILE_MODE, PART_SUFFIX, make_private_dir, open_private, write_array, write_atomic, write_lines_part,
 )
-from cluster.plan import Shard
+from cluster.plan import Shard, open_input
 
 logger = logging.getLogger(__name__)
 
@@ -104,14 +101,7 @@ def _read_range(shard: Shard) -> bytes:
 
     Raises OSError (EINVAL) when a local input is no longer a regular file.
     """
-    if "://" not in shard.path:
-        # A plain open of a FIFO put in the input's place would wait for a writer forever.
-        with open(os.open(shard.path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise OSError(errno.EINVAL, "not a regular file", shard.path)
-            handle.seek(shard.start)
-            return handle.read(shard.size)
-    with fsspec.open(shard.path, "rb") as handle:
+    with open_input(shard.path) as handle:
         handle.seek(shard.start)
         return handle.read(shard.size)
 
