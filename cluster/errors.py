@@ -132,6 +132,10 @@ def describe_failure(error: Exception, out: str | None = None, debug: bool = Fal
         return str(error)
     if isinstance(error, OSError):
         return describe_os_error(error, resume)
+    if isinstance(error, InputChangedError) and resume:
+        # The saved hashes let a resume check a restored input byte for byte.
+        return (f"{error}; put the original back and finish the run with "
+                f"`{resume_command(out)}`, or start it again with --overwrite")
     if isinstance(error, InputChangedError):
         return f"{error}; results from it cannot be trusted, so start the run again with --overwrite"
     if isinstance(error, TaskError):

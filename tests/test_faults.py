@@ -430,11 +430,19 @@ def run_on_scheduler(source: Path, out: Path, scheduler_address: str) -> int:
                  "--compute-at", str(COMPUTE_AT), "--no-progress"])
 
 
-def replace_input_when_client_opens(monkeypatch, source: Path, replace) -> None:
-    """Call `replace(source)` after planning, as the run joins its scheduler, before any task reads."""
+def replace_input_when_client_opens(monkeypatch, source: Path, replace, hashed: bool) -> None:
+    """Call `replace(source)` after planning, as the run joins its scheduler, before any task reads.
+
+    With `hashed`, the input's hash is saved first; without, it is never saved.
+    """
     real_open_client = run_module.open_client
+    if not hashed:
+        monkeypatch.setattr(InputHasher, "run", lambda self: None)
 
     def open_client(config):
+        deadline = time.monotonic() + 60
+        while hashed and not lifecycle_module.is_resumable(config.out) and time.monotonic() < deadline:
+            time.sleep(0.01)
         replace(source)
         return real_open_client(config)
 
@@ -461,14 +469,41 @@ def test_changed_input_advises_new_run(sorted_file, scheduler_address, tmp_path,
     source = tmp_path / "input.csv"
     shutil.copyfile(sorted_file, source)
     out = tmp_path / "out"
-    replace_input_when_client_opens(monkeypatch, source, replace)
+    replace_input_when_client_opens(monkeypatch, source, replace, hashed=False)
     code = run_on_scheduler(source, out, scheduler_address)
     assert code == EXIT_FAILED
     err = capsys.readouterr().err
     assert (f"clearance: input {source} {change.format(source=source)}; results from it cannot "
             "be trusted, so start the run again with --overwrite") in err
     assert "--resume" not in err
-    assert (out / INCOMPLETE_MARKER).exists()
+    assert "It cannot be resumed" in (out / INCOMPLETE_MARKER).read_text()
+
+
+def test_hashed_input_changed_can_be_restored(sorted_file, scheduler_address, tmp_path,
+                                              monkeypatch, capsys):
+    source = tmp_path / "input.csv"
+    shutil.copyfile(sorted_file, source)
+    kept = tmp_path / "kept.csv"
+    out = tmp_path / "out"
+    replace_input_when_client_opens(monkeypatch, source, lambda path: path.rename(kept), hashed=True)
+    code = main(["run", str(source), "--out", str(out), "--scheduler", scheduler_address,
+                 "--compute-at", str(COMPUTE_AT), "--shard-size", f"{SHARD_SIZE // 1024}KiB",
+                 "--no-progress"])
+    assert code == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert (f"clearance: input {source} is gone (looked for {source}); put the original back and "
+            f"finish the run with `clearance run --resume {out}`, or start it again with "
+            "--overwrite") in err
+    assert f"clearance run --resume {out}" in (out / INCOMPLETE_MARKER).read_text()
+
+    monkeypatch.undo()
+    kept.rename(source)
+    assert run_cli("run", "--resume", str(out), "--scheduler", scheduler_address,
+                   "--no-progress").returncode == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["resumed"] is True
+    assert manifest["rowAccount"]["rowsRead"] == ROWS
+    assert not (out / INCOMPLETE_MARKER).exists()
 
 
 def test_interrupt_as_run_finishes(sorted_file, scheduler_address, tmp_path, monkeypatch, capsys):
