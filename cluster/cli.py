@@ -265,6 +265,10 @@ def _report_interrupt(args, stop: KeyboardInterrupt) -> None:
     elif folder and Path(folder).is_dir() and any(Path(folder).iterdir()):
         print(f"clearance: interrupted by {name} before the run was planned; start it again "
               "with --overwrite", file=sys.stderr)
+    elif folder and Path(folder).is_dir():
+        # Planning was cut short, after --overwrite may have cleared an earlier run.
+        print(f"clearance: interrupted by {name} before the run was planned; {folder} is empty; "
+              "start it again", file=sys.stderr)
     elif folder:
         print(f"clearance: interrupted by {name} before the run started; start it again",
               file=sys.stderr)

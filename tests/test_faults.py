@@ -562,6 +562,23 @@ def test_interrupt_before_output_created(sorted_file, tmp_path, monkeypatch, cap
     assert not out.exists()
 
 
+def test_interrupt_while_planning_overwrite(sorted_file, clean_sorted, tmp_path, monkeypatch,
+                                            capsys):
+    out = tmp_path / "out"
+    shutil.copytree(clean_sorted, out)
+
+    def interrupted(*args, **kwargs):
+        raise Interrupted(signal.SIGINT)
+
+    monkeypatch.setattr(run_module, "_plan", interrupted)
+    code = main(["run", str(sorted_file), "--out", str(out), "--overwrite", "--no-progress"])
+    assert code == 128 + signal.SIGINT
+    err = capsys.readouterr().err
+    assert (f"clearance: interrupted by SIGINT before the run was planned; {out} is empty; "
+            "start it again\n") in err
+    assert list(out.iterdir()) == []
+
+
 def test_interrupt_report_failure_prints_signal(sorted_file, tmp_path, monkeypatch, capsys):
     def half_loaded(args, stop):
         # What an import stopped halfway by the signal raises on the next import.
