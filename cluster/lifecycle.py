@@ -332,14 +332,16 @@ def _check_on_disk(record: InputRecord) -> None:
     _check_status(record, status)
 
 
-def changed_input(state: RunState) -> InputChangedError | None:
+def changed_input(inputs: list[InputRecord]) -> InputChangedError | None:
     """Return the error that names the first local input gone or changed on disk, if any.
 
     A run that fails for another reason calls this, so that its advice is to start
     again rather than to resume over an input that no longer matches the plan.
     """
     try:
-        check_unchanged(state, hash_again=False)
+        for record in inputs:
+            if is_local(record.location):
+                _check_on_disk(record)
     except InputChangedError as error:
         return error
     except OSError:

@@ -241,13 +241,17 @@ def _run_job(config: RunConfig, today: datetime.date | None, run_id: str,
     # Unpacking may take minutes, and a hard kill must not leave unpacked rows looking
     # like anything but an unfinished run.
     lifecycle.mark_unfinished(out, resumable=False)
+    inputs: list[lifecycle.InputRecord] = []
     try:
         inputs = lifecycle.record_inputs(files)
         shards = _plan(files, out, config)
-    except BaseException:
+    except BaseException as error:
         # Nothing is resumable before the plan is saved, so the folder is left empty.
         shutil.rmtree(out / PARTS_FOLDER, ignore_errors=True)
         (out / lifecycle.INCOMPLETE_MARKER).unlink(missing_ok=True)
+        changed = lifecycle.changed_input(inputs) if isinstance(error, OSError) else None
+        if changed is not None:
+            raise changed from error
         raise
     state = lifecycle.start_run(out, run_id, settings, policy_sources, inputs, files, shards,
                                 config.shard_size)
@@ -367,7 +371,7 @@ def _execute(config: RunConfig, out: Path, state: RunState, timings: dict[str, f
         lifecycle.abandon(out)
         # A task that failed on an input moved or replaced during the run would be
         # reported as a read error, with advice to resume that cannot succeed.
-        changed = lifecycle.changed_input(state) if isinstance(error, Exception) else None
+        changed = lifecycle.changed_input(state.inputs) if isinstance(error, Exception) else None
         if changed is not None and not isinstance(error, InputChangedError):
             raise changed from error
         raise

@@ -38,7 +38,7 @@ from cluster.errors import (
 )
 from cluster.interrupt import Interrupted, sigint_ignored_in_children, signals_interrupt
 from cluster.lifecycle import INCOMPLETE_MARKER, STATE_FILE, STATE_FORMAT, InputHasher, InputRecord, RunState
-from cluster.plan import describe_inputs
+from cluster.plan import describe_inputs, open_input
 from cluster.run import resume_job, run_job
 from cluster.settings import ConfigError, RunConfig, build_settings
 from cluster.tasks import ALL_PART, CONDENSED_PART
@@ -483,9 +483,9 @@ def test_hashed_input_changed_can_be_restored(sorted_file, scheduler_address, tm
                                               monkeypatch, capsys):
     source = tmp_path / "input.csv"
     shutil.copyfile(sorted_file, source)
-    kept = tmp_path / "kept.csv"
+    original = tmp_path / "original.csv"
     out = tmp_path / "out"
-    replace_input_when_client_opens(monkeypatch, source, lambda path: path.rename(kept), hashed=True)
+    replace_input_when_client_opens(monkeypatch, source, lambda path: path.rename(original), hashed=True)
     code = main(["run", str(source), "--out", str(out), "--scheduler", scheduler_address,
                  "--compute-at", str(COMPUTE_AT), "--shard-size", f"{SHARD_SIZE // 1024}KiB",
                  "--no-progress"])
@@ -497,13 +497,43 @@ def test_hashed_input_changed_can_be_restored(sorted_file, scheduler_address, tm
     assert f"clearance run --resume {out}" in (out / INCOMPLETE_MARKER).read_text()
 
     monkeypatch.undo()
-    kept.rename(source)
+    original.rename(source)
     assert run_cli("run", "--resume", str(out), "--scheduler", scheduler_address,
                    "--no-progress").returncode == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["resumed"] is True
     assert manifest["rowAccount"]["rowsRead"] == ROWS
     assert not (out / INCOMPLETE_MARKER).exists()
+
+
+def test_open_input_rejects_fifo(tmp_path):
+    fifo = tmp_path / "input.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError) as raised:
+        open_input(str(fifo))
+    assert raised.value.errno == errno.EINVAL
+    assert raised.value.filename == str(fifo)
+
+
+def test_fifo_while_planning_reported_changed(sorted_file, scheduler_address, tmp_path,
+                                              monkeypatch, capsys):
+    source = tmp_path / "input.csv"
+    shutil.copyfile(sorted_file, source)
+    real_plan = run_module._plan
+
+    def fifo_then_plan(files, out, config):
+        input_fifo(source)
+        return real_plan(files, out, config)
+
+    monkeypatch.setattr(run_module, "_plan", fifo_then_plan)
+    out = tmp_path / "out"
+    code = main(["run", str(source), "--out", str(out), "--scheduler", scheduler_address,
+                 "--compute-at", str(COMPUTE_AT), "--shard-size", f"{SHARD_SIZE // 1024}KiB",
+                 "--no-progress"])
+    assert code == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"clearance: input {source} changed since the run started: it is no longer a regular file" in err
+    assert list(out.iterdir()) == []
 
 
 def test_interrupt_as_run_finishes(sorted_file, scheduler_address, tmp_path, monkeypatch, capsys):
