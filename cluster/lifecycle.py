@@ -228,7 +228,8 @@ class InputHasher(threading.Thread):
                 self._failure = error
                 return
             except OSError as error:
-                self._failure = _read_failure(record, error)
+                # A read that failed because the input is gone or changed is reported as such.
+                self._failure = changed_input([record]) or error
                 return
             if digest is None:
                 return
@@ -262,23 +263,12 @@ class InputHasher(threading.Thread):
     def stop(self) -> None:
         """Stop hashing at the next chunk, and wait up to 5 s for the thread.
 
-        The hashes stay unsaved. A thread blocked in `open` (a FIFO, a hung network
-        mount) is left behind, and ends with the process since it is a daemon.
+        The hashes stay unsaved. A thread blocked in a read (a hung network mount) is
+        left behind, and ends with the process since it is a daemon.
         """
         self._stop_event.set()
         if self.is_alive():
             self.join(timeout=5)
-
-
-def _read_failure(record: InputRecord, error: OSError) -> Exception:
-    """Return InputChangedError when the input that failed to read is gone or changed, else `error`."""
-    try:
-        _check_on_disk(record)
-    except InputChangedError as changed:
-        return changed
-    except OSError:
-        pass
-    return error
 
 
 def mark_unfinished(out: Path, resumable: bool = True) -> None:
