@@ -424,10 +424,15 @@ def test_hasher_saves_hash(sorted_file, tmp_path):
     assert saved.inputs[0].sha256 == expected
 
 
-def run_on_scheduler(source: Path, out: Path, scheduler_address: str) -> int:
+def run_on_scheduler(source: Path, out: Path, scheduler_address: str, *options: str) -> int:
     """Run the command line on one input with the tests' scheduler; return its exit code."""
     return main(["run", str(source), "--out", str(out), "--scheduler", scheduler_address,
-                 "--compute-at", str(COMPUTE_AT), "--no-progress"])
+                 "--compute-at", str(COMPUTE_AT), "--no-progress", *options])
+
+
+def raise_sigint(*args, **kwargs):
+    """Stand in for a step of the run, stopping it as SIGINT would."""
+    raise Interrupted(signal.SIGINT)
 
 
 def replace_input_when_client_opens(monkeypatch, source: Path, replace, hashed: bool) -> None:
@@ -486,9 +491,7 @@ def test_hashed_input_changed_can_be_restored(sorted_file, scheduler_address, tm
     original = tmp_path / "original.csv"
     out = tmp_path / "out"
     replace_input_when_client_opens(monkeypatch, source, lambda path: path.rename(original), hashed=True)
-    code = main(["run", str(source), "--out", str(out), "--scheduler", scheduler_address,
-                 "--compute-at", str(COMPUTE_AT), "--shard-size", f"{SHARD_SIZE // 1024}KiB",
-                 "--no-progress"])
+    code = run_on_scheduler(source, out, scheduler_address, "--shard-size", f"{SHARD_SIZE // 1024}KiB")
     assert code == EXIT_FAILED
     err = capsys.readouterr().err
     assert (f"clearance: input {source} is gone (looked for {source}); put the original back and "
@@ -527,9 +530,7 @@ def test_fifo_while_planning_reported_changed(sorted_file, scheduler_address, tm
 
     monkeypatch.setattr(run_module, "_plan", fifo_then_plan)
     out = tmp_path / "out"
-    code = main(["run", str(source), "--out", str(out), "--scheduler", scheduler_address,
-                 "--compute-at", str(COMPUTE_AT), "--shard-size", f"{SHARD_SIZE // 1024}KiB",
-                 "--no-progress"])
+    code = run_on_scheduler(source, out, scheduler_address, "--shard-size", f"{SHARD_SIZE // 1024}KiB")
     assert code == EXIT_FAILED
     err = capsys.readouterr().err
     assert f"clearance: input {source} changed since the run started: it is no longer a regular file" in err
@@ -564,10 +565,7 @@ def test_interrupt_as_run_finishes(sorted_file, scheduler_address, tmp_path, mon
 
 def interrupt_before_output(monkeypatch) -> None:
     """Make the next run stop with SIGINT just before it prepares its output folder."""
-    def interrupted(*args, **kwargs):
-        raise Interrupted(signal.SIGINT)
-
-    monkeypatch.setattr(run_module, "prepare_output", interrupted)
+    monkeypatch.setattr(run_module, "prepare_output", raise_sigint)
 
 
 def test_interrupt_keeps_earlier_run(sorted_file, clean_sorted, tmp_path, monkeypatch, capsys):
@@ -597,10 +595,7 @@ def test_interrupt_while_planning_overwrite(sorted_file, clean_sorted, tmp_path,
     out = tmp_path / "out"
     shutil.copytree(clean_sorted, out)
 
-    def interrupted(*args, **kwargs):
-        raise Interrupted(signal.SIGINT)
-
-    monkeypatch.setattr(run_module, "_plan", interrupted)
+    monkeypatch.setattr(run_module, "_plan", raise_sigint)
     code = main(["run", str(sorted_file), "--out", str(out), "--overwrite", "--no-progress"])
     assert code == 128 + signal.SIGINT
     err = capsys.readouterr().err
@@ -690,11 +685,8 @@ def test_record_rejects_input_resized_since_described(sorted_file, tmp_path):
 
 def test_interrupt_before_hashing_advises_new_run(sorted_file, scheduler_address, tmp_path,
                                                  monkeypatch, capsys):
-    def interrupted(*args, **kwargs):
-        raise Interrupted(signal.SIGINT)
-
     monkeypatch.setattr(InputHasher, "run", lambda self: None)
-    monkeypatch.setattr(run_module, "_decide", interrupted)
+    monkeypatch.setattr(run_module, "_decide", raise_sigint)
     out = tmp_path / "out"
     code = run_on_scheduler(sorted_file, out, scheduler_address)
     assert code == 128 + signal.SIGINT
